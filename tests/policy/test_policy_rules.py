@@ -1,0 +1,466 @@
+"""Every guardrail trips on a resource that breaks it and passes one that follows it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from policy.engine import evaluate
+from policy.model import COMPUTED, Resource, ResourceRule, StackRule, Violation
+from policy.rules import RULES, secret_env_problem
+
+DEV = "urn:pulumi:dev::rust-on-aws::"
+PROD = "urn:pulumi:prod::rust-on-aws::"
+
+CONTAINER = {
+    "name": "api",
+    "image": "repo@sha256:abc",
+    "readonlyRootFilesystem": True,
+    "privileged": False,
+    "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/api"}},
+    "environment": [{"name": "DB_HOST", "value": "db"}, {"name": "PORT", "value": "8080"}],
+    "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:...:password::"}],
+}
+POLICY_OK = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "arn:x"}
+    ],
+}
+
+# A resource of each type that follows every rule: cases below break one thing at a time.
+GOOD: dict[str, dict[str, Any]] = {
+    "aws:lambda/function:Function": {
+        "name": "rust-on-aws-dev-handler",
+        "runtime": "provided.al2023",
+        "handler": "bootstrap",
+        "vpcConfig": {"subnetIds": ["subnet-a", "subnet-b"], "securityGroupIds": ["sg-1"]},
+        "environment": {
+            "variables": {"DB_SECRET_ARN": "arn:aws:secretsmanager:x", "TOKEN_RETENTION_DAYS": "7"}
+        },
+    },
+    "aws:lambda/permission:Permission": {
+        "action": "lambda:InvokeFunction",
+        "principal": "apigateway.amazonaws.com",
+        "sourceArn": COMPUTED,
+    },
+    "aws:apigateway/method:Method": {"authorization": "CUSTOM", "authorizerId": COMPUTED},
+    "aws:apigateway/stage:Stage": {
+        "accessLogSettings": {"destinationArn": COMPUTED, "format": "$context.requestId"},
+        "xrayTracingEnabled": True,
+    },
+    "aws:apigateway/methodSettings:MethodSettings": {
+        "methodPath": "*/*",
+        "settings": {"throttlingRateLimit": 50, "throttlingBurstLimit": 100},
+    },
+    "aws:ecs/cluster:Cluster": {"settings": [{"name": "containerInsights", "value": "enabled"}]},
+    "aws:ecs/service:Service": {
+        "launchType": "FARGATE",
+        "networkConfiguration": {"assignPublicIp": False, "subnets": ["a", "b"]},
+    },
+    "aws:ecs/taskDefinition:TaskDefinition": {
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "containerDefinitions": json.dumps([CONTAINER]),
+    },
+    "aws:ecr/repository:Repository": {
+        "name": "rust-on-aws-dev-api",
+        "imageTagMutability": "IMMUTABLE",
+        "imageScanningConfiguration": {"scanOnPush": True},
+    },
+    "aws:rds/instance:Instance": {
+        "engine": "postgres",
+        "storageEncrypted": True,
+        "publiclyAccessible": False,
+        "multiAz": True,
+        "deletionProtection": True,
+        "backupRetentionPeriod": 7,
+        "manageMasterUserPassword": True,
+    },
+    "aws:iam/policy:Policy": {"policy": json.dumps(POLICY_OK)},
+    "aws:iam/rolePolicy:RolePolicy": {"policy": json.dumps(POLICY_OK)},
+    "aws:iam/role:Role": {"inlinePolicies": [{"name": "x", "policy": json.dumps(POLICY_OK)}]},
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": {
+        "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    },
+    "aws:cloudwatch/logGroup:LogGroup": {"name": "/ecs/api", "retentionInDays": 14},
+    "aws:cloudwatch/eventTarget:EventTarget": {
+        "arn": COMPUTED,
+        "deadLetterConfig": {"arn": COMPUTED},
+        "retryPolicy": {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600},
+    },
+    "aws:sqs/queue:Queue": {"sqsManagedSseEnabled": True},
+    "aws:sqs/queuePolicy:QueuePolicy": {
+        "policy": json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                    }
+                ]
+            }
+        )
+    },
+    "aws:ec2/securityGroup:SecurityGroup": {
+        "ingress": [
+            {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}
+        ]
+    },
+    "aws:ec2/securityGroupRule:SecurityGroupRule": {
+        "type": "ingress",
+        "protocol": "tcp",
+        "fromPort": 5432,
+        "toPort": 5432,
+        "sourceSecurityGroupId": COMPUTED,
+    },
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
+        "ipProtocol": "tcp",
+        "fromPort": 80,
+        "toPort": 80,
+        "cidrIpv4": "0.0.0.0/0",
+    },
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": {"vpcId": COMPUTED},
+    "aws:ec2/subnet:Subnet": {"cidrBlock": "10.0.0.0/24", "mapPublicIpOnLaunch": False},
+    "aws:lb/loadBalancer:LoadBalancer": {
+        "loadBalancerType": "application",
+        "subnets": ["a", "b"],
+        "dropInvalidHeaderFields": True,
+        "enableDeletionProtection": True,
+    },
+}
+
+
+def res(
+    type_: str, urn: str = DEV, rname: str = "r", parent: str | None = None, **changes: Any
+) -> Resource:
+    """A GOOD resource `rname` of `type_` with top-level inputs changed (None removes a key)."""
+    props = copy.deepcopy(GOOD[type_])
+    for key, value in changes.items():
+        if value is None:
+            props.pop(key, None)
+        else:
+            props[key] = value
+    return Resource(type_, rname, props, urn=f"{urn}{type_}::{rname}", parent=parent)
+
+
+def container(**changes: Any) -> str:
+    c = {**CONTAINER, **changes}
+    return json.dumps([{k: v for k, v in c.items() if v is not None}])
+
+
+def doc(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+FN = "aws:lambda/function:Function"
+LOG = "aws:cloudwatch/logGroup:LogGroup"
+REPO = "aws:ecr/repository:Repository"
+LIFECYCLE = "aws:ecr/lifecyclePolicy:LifecyclePolicy"
+TD = "aws:ecs/taskDefinition:TaskDefinition"
+RDS = "aws:rds/instance:Instance"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+SGR = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+
+
+def _fn_logs(group_name: str | None, **fn_changes: Any) -> list[Resource]:
+    group = [] if group_name is None else [res(LOG, rname="logs", name=group_name)]
+    return [*group, res(FN, rname="fn", **fn_changes)]
+
+
+def _repo_and_policy(repository: str | None) -> list[Resource]:
+    repo = res(REPO, rname="repo", parent="svc")
+    if repository is None:
+        return [repo]
+    policy = Resource(LIFECYCLE, "repo-lifecycle", {"repository": repository}, parent="svc")
+    return [repo, policy]
+
+
+# rule name -> (resources that break it, resources that follow it)
+Case = tuple[list[Resource], list[Resource]]
+CASES: dict[str, Case] = {
+    "lambda-supported-runtime": ([res(FN, runtime="go1.x")], [res(FN)]),
+    "lambda-in-vpc": ([res(FN, vpcConfig=None)], [res(FN)]),
+    "lambda-multi-az": (
+        [res(FN, vpcConfig={"subnetIds": ["a"], "securityGroupIds": ["sg"]})],
+        [res(FN, vpcConfig={"subnetIds": [COMPUTED, COMPUTED], "securityGroupIds": ["sg"]})],
+    ),
+    "lambda-no-secret-in-environment": (
+        [res(FN, environment={"variables": {"DB_PASSWORD": "hunter2"}})],
+        [res(FN, environment={"variables": {"DB_SECRET_ARN": "arn:x", "RUST_LOG": "info"}})],
+    ),
+    "lambda-permission-scoped": (
+        [res("aws:lambda/permission:Permission", sourceArn=None)],
+        [res("aws:lambda/permission:Permission")],
+    ),
+    "lambda-log-group-retention": (
+        _fn_logs(None),
+        _fn_logs("/aws/lambda/rust-on-aws-dev-handler"),
+    ),
+    "apigateway-method-authorized": (
+        [res("aws:apigateway/method:Method", authorization="NONE", authorizerId=None)],
+        [res("aws:apigateway/method:Method")],
+    ),
+    "apigateway-stage-access-logging": (
+        [res("aws:apigateway/stage:Stage", accessLogSettings=None)],
+        [res("aws:apigateway/stage:Stage")],
+    ),
+    "apigateway-stage-xray": (
+        [res("aws:apigateway/stage:Stage", xrayTracingEnabled=False)],
+        [res("aws:apigateway/stage:Stage")],
+    ),
+    "apigateway-cache-encrypted": (
+        [
+            res(
+                "aws:apigateway/methodSettings:MethodSettings",
+                settings={
+                    "throttlingRateLimit": 1,
+                    "throttlingBurstLimit": 1,
+                    "cachingEnabled": True,
+                },
+            )
+        ],
+        [
+            res(
+                "aws:apigateway/methodSettings:MethodSettings",
+                settings={
+                    "throttlingRateLimit": 1,
+                    "throttlingBurstLimit": 1,
+                    "cachingEnabled": True,
+                    "cacheDataEncrypted": True,
+                },
+            )
+        ],
+    ),
+    "apigateway-stage-throttled": (
+        [res("aws:apigateway/methodSettings:MethodSettings", settings={"loggingLevel": "INFO"})],
+        [res("aws:apigateway/methodSettings:MethodSettings")],
+    ),
+    "ecs-service-no-public-ip": (
+        [res("aws:ecs/service:Service", networkConfiguration={"assignPublicIp": True})],
+        [res("aws:ecs/service:Service")],
+    ),
+    "ecs-fargate-latest-platform": (
+        [res("aws:ecs/service:Service", platformVersion="1.3.0")],
+        [res("aws:ecs/service:Service", platformVersion="LATEST")],
+    ),
+    "ecs-cluster-container-insights": (
+        [res("aws:ecs/cluster:Cluster", settings=None)],
+        [res("aws:ecs/cluster:Cluster")],
+    ),
+    "ecs-task-no-host-pid": ([res(TD, pidMode="host")], [res(TD, pidMode="task")]),
+    "ecs-task-awsvpc": ([res(TD, networkMode="host")], [res(TD)]),
+    "ecs-containers-unprivileged": (
+        [res(TD, containerDefinitions=container(privileged=True))],
+        [res(TD)],
+    ),
+    "ecs-containers-readonly-root": (
+        [res(TD, containerDefinitions=container(readonlyRootFilesystem=None))],
+        [res(TD)],
+    ),
+    "ecs-containers-logging": (
+        [res(TD, containerDefinitions=container(logConfiguration=None))],
+        [res(TD)],
+    ),
+    "ecs-no-secret-in-environment": (
+        [
+            res(
+                TD,
+                containerDefinitions=container(
+                    environment=[{"name": "AWS_SECRET_ACCESS_KEY", "value": "abc"}]
+                ),
+            )
+        ],
+        [res(TD)],
+    ),
+    "ecr-scan-on-push": ([res(REPO, imageScanningConfiguration=None)], [res(REPO)]),
+    "ecr-immutable-tags": ([res(REPO, imageTagMutability="MUTABLE")], [res(REPO)]),
+    "ecr-lifecycle-policy": (_repo_and_policy(None), _repo_and_policy("rust-on-aws-dev-api")),
+    "rds-not-public": ([res(RDS, publiclyAccessible=True)], [res(RDS)]),
+    "rds-encrypted": ([res(RDS, storageEncrypted=None)], [res(RDS)]),
+    "rds-multi-az-in-prod": (
+        [res(RDS, urn=PROD, multiAz=False)],
+        [res(RDS, urn=PROD), res(RDS, urn=DEV, multiAz=False)],
+    ),
+    "rds-deletion-protection-in-prod": (
+        [res(RDS, urn=PROD, deletionProtection=False)],
+        [res(RDS, urn=PROD), res(RDS, urn=DEV, deletionProtection=False)],
+    ),
+    "rds-backups": (
+        [res(RDS, urn=PROD, backupRetentionPeriod=1), res(RDS, backupRetentionPeriod=0)],
+        [res(RDS, urn=PROD), res(RDS, urn=DEV, backupRetentionPeriod=1)],
+    ),
+    "rds-auto-minor-upgrade": ([res(RDS, autoMinorVersionUpgrade=False)], [res(RDS)]),
+    "rds-managed-master-password": (
+        [res(RDS, manageMasterUserPassword=None, password="hunter2")],
+        [res(RDS)],
+    ),
+    "iam-no-wildcard-action": (
+        [
+            res("aws:iam/policy:Policy", policy=doc({"Effect": "Allow", "Action": "*"})),
+            res("aws:iam/rolePolicy:RolePolicy", policy=doc({"Action": ["s3:*"]})),
+            res("aws:iam/role:Role", inlinePolicies=[{"policy": doc({"NotAction": "iam:*"})}]),
+        ],
+        [
+            res("aws:iam/policy:Policy"),
+            res("aws:iam/rolePolicy:RolePolicy", policy=doc({"Effect": "Deny", "Action": "*"})),
+            res("aws:iam/role:Role"),
+        ],
+    ),
+    "iam-no-admin-policy": (
+        [
+            res(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                policyArn="arn:aws:iam::aws:policy/AdministratorAccess",
+            )
+        ],
+        [res("aws:iam/rolePolicyAttachment:RolePolicyAttachment")],
+    ),
+    "iam-no-users": ([Resource("aws:iam/user:User", "ci-user", {})], [res(FN)]),
+    "log-group-retention": (
+        [res(LOG, retentionInDays=None), res(LOG, retentionInDays=0)],
+        [res(LOG)],
+    ),
+    "eventbridge-target-dlq-and-retry": (
+        [res("aws:cloudwatch/eventTarget:EventTarget", deadLetterConfig=None)],
+        [res("aws:cloudwatch/eventTarget:EventTarget")],
+    ),
+    "sqs-encrypted": (
+        [res("aws:sqs/queue:Queue", sqsManagedSseEnabled=False)],
+        [res("aws:sqs/queue:Queue"), res("aws:sqs/queue:Queue", kmsMasterKeyId="alias/x")],
+    ),
+    "sqs-policy-not-public": (
+        [res("aws:sqs/queuePolicy:QueuePolicy", policy=doc({"Principal": "*", "Action": "sqs:*"}))],
+        [res("aws:sqs/queuePolicy:QueuePolicy")],
+    ),
+    "sg-public-ingress-web-ports-only": (
+        [
+            res(
+                SG,
+                ingress=[
+                    {"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+                ],
+            ),
+            res(
+                SG,
+                ingress=[
+                    {"protocol": "-1", "fromPort": 0, "toPort": 0, "ipv6CidrBlocks": ["::/0"]}
+                ],
+            ),
+            res(
+                SGR, sourceSecurityGroupId=None, fromPort=0, toPort=65535, cidrBlocks=["0.0.0.0/0"]
+            ),
+        ],
+        [res(SG), res(SGR), res("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")],
+    ),
+    "sg-database-from-security-groups": (
+        [res(SGR, sourceSecurityGroupId=None, cidrBlocks=["10.0.0.0/16"])],
+        [res(SGR)],
+    ),
+    "default-sg-closed": (
+        [
+            res(
+                "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+                ingress=[{"protocol": "-1", "self": True}],
+            )
+        ],
+        [res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")],
+    ),
+    "subnet-no-auto-public-ip": (
+        [res("aws:ec2/subnet:Subnet", mapPublicIpOnLaunch=True)],
+        [res("aws:ec2/subnet:Subnet")],
+    ),
+    "alb-drop-invalid-headers": ([res(LB, dropInvalidHeaderFields=None)], [res(LB)]),
+    "alb-desync-mitigation": ([res(LB, desyncMitigationMode="monitor")], [res(LB)]),
+    "alb-multi-az": ([res(LB, subnets=["a"])], [res(LB)]),
+    "alb-deletion-protection-in-prod": (
+        [res(LB, urn=PROD, enableDeletionProtection=None)],
+        [res(LB, urn=PROD), res(LB, enableDeletionProtection=None)],
+    ),
+}
+
+RULES_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def test_every_rule_has_a_case_and_names_are_unique() -> None:
+    assert len(RULES_BY_NAME) == len(RULES)
+    assert sorted(CASES) == sorted(RULES_BY_NAME)
+
+
+def _violations_of(rule_name: str, resources: list[Resource]) -> list[Violation]:
+    return [v for v in evaluate(resources).violations if v.rule == rule_name]
+
+
+@pytest.mark.parametrize("rule_name", sorted(CASES))
+def test_rule_trips_on_a_resource_that_breaks_it(rule_name: str) -> None:
+    bad, _ = CASES[rule_name]
+    found = _violations_of(rule_name, bad)
+    rule = RULES_BY_NAME[rule_name]
+    assert found, f"{rule_name} did not trip on {bad}"
+    if isinstance(rule, ResourceRule):
+        for resource in bad:  # each bad resource trips it on its own
+            assert _violations_of(rule_name, [resource]), f"{rule_name} passed {resource}"
+    for violation in found:
+        assert violation.control == rule.control
+        assert "; got " in violation.message, violation.message  # rule; actual value; fix
+
+
+@pytest.mark.parametrize("rule_name", sorted(CASES))
+def test_rule_passes_a_resource_that_follows_it(rule_name: str) -> None:
+    _, good = CASES[rule_name]
+    assert _violations_of(rule_name, good) == []
+
+
+def test_good_baseline_passes_every_rule() -> None:
+    resources = [res(t, urn=PROD, rname=f"r{i}") for i, t in enumerate(GOOD)] + [
+        Resource(LIFECYCLE, "lc", {"repository": "rust-on-aws-dev-api"})
+    ]
+    resources += [res(LOG, rname="fnlog", name="/aws/lambda/rust-on-aws-dev-handler")]
+    report = evaluate(resources)
+    assert report.violations == []
+    assert report.undecided == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "flagged"),
+    [
+        ("DB_PASSWORD", "x", True),
+        ("PASSWORD", "x", True),
+        ("API_TOKEN", "x", True),
+        ("GITHUB_TOKEN", COMPUTED, True),
+        ("AWS_SECRET_ACCESS_KEY", "x", True),
+        ("STRIPE_API_KEY", "x", True),
+        ("client_secret", "x", True),
+        ("DB_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x", False),
+        ("TOKEN_RETENTION_DAYS", "30", False),
+        ("AUTH_TOKEN_TTL", "300", False),
+        ("DB_HOST", "db", False),
+        ("RUST_LOG", "info", False),
+        ("SOMETHING", "AKIAABCDEFGHIJKLMNOP", True),
+    ],
+)
+def test_secret_env_names(name: str, value: str, flagged: bool) -> None:
+    assert (secret_env_problem(name, value) is not None) is flagged
+
+
+def test_computed_values_are_undecided_not_passed() -> None:
+    td = res(TD, containerDefinitions=COMPUTED)
+    report = evaluate([td])
+    assert report.violations == []
+    assert {u.rule for u in report.undecided} >= {
+        "ecs-containers-unprivileged",
+        "ecs-containers-readonly-root",
+    }
+
+
+def test_stack_rules_see_the_whole_plan() -> None:
+    stack_rules = [r for r in RULES if isinstance(r, StackRule)]
+    assert {r.name for r in stack_rules} == {"lambda-log-group-retention", "ecr-lifecycle-policy"}
+    # a log group for another function does not satisfy this one
+    wrong = _fn_logs("/aws/lambda/someone-else")
+    assert _violations_of("lambda-log-group-retention", wrong)
