@@ -160,9 +160,9 @@ def resolve(
         name, requester, chain = queue.popleft()
         requester_name = requester.soname or requester.path.name
         if name in found:
-            _add_requester(found, name, requester_name)
             if not found[name].provided:
                 _check_same(found[name], name, requester, chain, search)
+            _add_requester(found, name, requester_name)
             continue
         if name in provided or Path(name).name in provided:
             log.debug("%s: provided by the runtime (needed by %s)", name, requester_name)
