@@ -10,6 +10,7 @@ from typing import Any
 
 from policy.model import Resource, ResourceRule, Rule, StackRule, Unknown, Violation
 from policy.rules import RULES
+from policy.waivers import WAIVERS, Waiver, waiver_for
 
 
 class PlanError(Exception):
@@ -21,6 +22,7 @@ class Report:
     """What a run found: violations, and checks that a computed value kept from deciding."""
 
     violations: list[Violation] = field(default_factory=list)
+    waived: list[tuple[Violation, Waiver]] = field(default_factory=list)
     undecided: list[Violation] = field(default_factory=list)
     checked: int = 0
     """How many (rule, resource) pairs were evaluated."""
@@ -70,8 +72,15 @@ def _violation(rule: Rule, resource: Resource | None, message: str) -> Violation
     )
 
 
-def evaluate(resources: Sequence[Resource], rules: Iterable[Rule] = RULES) -> Report:
-    """Run every rule over every resource it applies to (stack rules once over all)."""
+def evaluate(
+    resources: Sequence[Resource],
+    rules: Iterable[Rule] = RULES,
+    waivers: tuple[Waiver, ...] = WAIVERS,
+) -> Report:
+    """Run every rule over every resource it applies to (stack rules once over all).
+
+    Violations a waiver accepts go to `Report.waived`, not `Report.violations`.
+    """
     report = Report()
     for rule in rules:
         if isinstance(rule, ResourceRule):
@@ -84,7 +93,7 @@ def evaluate(resources: Sequence[Resource], rules: Iterable[Rule] = RULES) -> Re
                 except Unknown as unknown:
                     report.undecided.append(_violation(rule, resource, str(unknown)))
                     continue
-                report.violations.extend(_violation(rule, resource, m) for m in messages)
+                _add(report, [_violation(rule, resource, m) for m in messages], waivers)
         elif isinstance(rule, StackRule):
             report.checked += 1
             try:
@@ -92,5 +101,14 @@ def evaluate(resources: Sequence[Resource], rules: Iterable[Rule] = RULES) -> Re
             except Unknown as unknown:
                 report.undecided.append(_violation(rule, None, str(unknown)))
                 continue
-            report.violations.extend(_violation(rule, r, m) for r, m in found)
+            _add(report, [_violation(rule, r, m) for r, m in found], waivers)
     return report
+
+
+def _add(report: Report, violations: list[Violation], waivers: tuple[Waiver, ...]) -> None:
+    for violation in violations:
+        waiver = waiver_for(violation, waivers)
+        if waiver is None:
+            report.violations.append(violation)
+        else:
+            report.waived.append((violation, waiver))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from policy.engine import PlanError, evaluate, load_plan
 from policy.rules import RULES
+from policy.waivers import WAIVERS, Waiver
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     failed = False
+    used: set[Waiver] = set()
     for path in args.plans:
         try:
             resources = load_plan(path)
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = evaluate(resources)
         for violation in report.violations:
             print(f"{path}: {violation.line()}")
+        for violation, waiver in report.waived:
+            print(f"{path}: waived {violation.line()} -- {waiver.reason}")
         if args.verbose:
             for undecided in report.undecided:
                 print(f"{path}: undecided {undecided.line()}")
@@ -40,9 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{path}: {status}: {len(RULES)} rules, {len(resources)} resources, "
             f"{report.checked} checks, {len(report.violations)} violations, "
-            f"{len(report.undecided)} undecided"
+            f"{len(report.waived)} waived, {len(report.undecided)} undecided"
         )
         failed = failed or not report.ok
+        used.update(w for _, w in report.waived)
+    for waiver in WAIVERS:
+        if waiver not in used:
+            print(f"note: waiver {waiver.rule} {waiver.resource!r} matched nothing; delete it")
     return 1 if failed else 0
 
 

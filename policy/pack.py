@@ -23,8 +23,9 @@ from pulumi_policy import (
 )
 from pulumi_policy import proxy as _proxy
 
-from policy.model import COMPUTED, Resource, ResourceRule, Rule, StackRule, Unknown
+from policy.model import COMPUTED, Resource, ResourceRule, Rule, StackRule, Unknown, Violation
 from policy.rules import RULES
+from policy.waivers import waiver_for
 
 _UNKNOWN_SENTINELS = frozenset(
     {
@@ -66,10 +67,13 @@ def _resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
             return
         resource = _resource(args.resource_type, args.name, args.urn, args.props, None)
         try:
-            for message in rule.check(resource):
-                report_violation(f"{args.name}: {message}", None)
+            messages = list(rule.check(resource))
         except Unknown:
             return  # decided at `pulumi up`, when the value is known
+        for message in messages:
+            found = Violation(rule.name, rule.control, args.name, args.resource_type, message)
+            if waiver_for(found) is None:
+                report_violation(f"{args.name}: {message}", None)
 
     return ResourceValidationPolicy(
         name=rule.name,
@@ -94,8 +98,15 @@ def _stack_policy(rule: StackRule) -> StackValidationPolicy:
             return
         urns = {r.name: r.urn for r in args.resources}
         for resource, message in found:
-            urn = urns.get(resource.name) if resource else None
-            report_violation(message, urn)
+            violation = Violation(
+                rule.name,
+                rule.control,
+                resource.name if resource else None,
+                resource.type if resource else None,
+                message,
+            )
+            if waiver_for(violation) is None:
+                report_violation(message, urns.get(resource.name) if resource else None)
 
     return StackValidationPolicy(
         name=rule.name,

@@ -166,3 +166,23 @@ def test_offline_runner_rejects_unusable_plans(
         plan.write_text(content, encoding="utf-8")
     assert offline.main([str(plan)]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_a_waiver_accepts_only_what_it_names() -> None:
+    from policy.engine import evaluate  # noqa: PLC0415
+    from policy.model import Resource  # noqa: PLC0415
+    from policy.waivers import Waiver  # noqa: PLC0415
+
+    stage = "aws:apigateway/stage:Stage"
+    props = {"accessLogSettings": {"destinationArn": "arn", "format": "x"}}
+    waiver = Waiver("apigateway-stage-xray", "app-*-stage", "test")
+    waived = Resource(stage, "app-dev-stage", props)
+    other = Resource(stage, "other-stage", props)
+    report = evaluate([waived, other], waivers=(waiver,))
+    assert [(v.rule, v.resource) for v, _ in report.waived] == [
+        ("apigateway-stage-xray", "app-dev-stage")
+    ]
+    assert [(v.rule, v.resource) for v in report.violations] == [
+        ("apigateway-stage-xray", "other-stage")
+    ]
+    assert [v.resource for v in evaluate([waived], waivers=()).violations] == ["app-dev-stage"]
