@@ -1,0 +1,196 @@
+"""rust-on-aws: the whole AWS topology of the Rust backend, one stack per environment.
+
+Deploys:
+- a VPC over two or three AZs (public subnets for the load balancer, private ones for the rest)
+  or an existing VPC (components/network.py);
+- RDS PostgreSQL with an AWS-managed password, or an external database (components/database.py);
+- the API server on ECS Fargate behind an ALB, its image built and pushed to ECR
+  (components/service.py);
+- four Rust Lambdas from the artifact manifest: authorizer, handler, event, timer
+  (components/rust_lambda.py);
+- an API Gateway REST API from app/routes.json behind a TOKEN authorizer (components/rest_api.py);
+- EventBridge rules: ECR pushes -> event, a schedule -> timer, with a dead-letter queue
+  (components/event_rules.py).
+
+Configuration: Pulumi.yaml declares every key; Pulumi.<stack>.yaml sets values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.database import Database, DatabaseArgs, ExternalDatabase
+from components.event_rules import EventRules, EventRulesArgs
+from components.manifest import manifest_path, read_manifest
+from components.network import Network, NetworkArgs
+from components.rest_api import RestApi, RestApiArgs
+from components.routes import load_routes
+from components.rust_lambda import RustLambda, RustLambdaArgs
+from components.service import Service, ServiceArgs
+from components.settings import ROOT, load_settings
+
+settings = load_settings()
+manifest = read_manifest(
+    manifest_path(settings.manifest_path, ROOT),
+    runtime=settings.lambda_runtime,
+    architecture=settings.architecture,
+)
+routes = load_routes(ROOT / settings.api.routes_path)
+prefix = settings.prefix
+tags = {"project": "rust-on-aws", "stack": settings.stack}
+
+
+def _rel(path: Path) -> str:
+    """Paths handed to Docker relative to the project, so plans do not depend on the checkout."""
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+net = settings.network
+network = Network(
+    f"{prefix}-network",
+    NetworkArgs(
+        cidr=net.cidr,
+        az_count=net.az_count,
+        nat_gateways=net.nat_gateways,
+        existing_vpc_id=net.existing_vpc_id if net.mode == "existing" else None,
+        existing_public_subnet_ids=net.existing_public_subnet_ids,
+        existing_private_subnet_ids=net.existing_private_subnet_ids,
+        tags=tags,
+    ),
+)
+
+db = settings.database
+database = Database(
+    f"{prefix}-db",
+    DatabaseArgs(
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        db_name=db.name,
+        username=db.username,
+        engine_version=db.engine_version,
+        instance_class=db.instance_class,
+        allocated_storage_gb=db.allocated_storage_gb,
+        max_allocated_storage_gb=db.max_allocated_storage_gb,
+        multi_az=db.multi_az,
+        backup_retention_days=db.backup_retention_days,
+        deletion_protection=db.deletion_protection,
+        protect=settings.protect,
+        external=(
+            ExternalDatabase(
+                host=db.external_host, port=db.external_port, secret_arn=db.external_secret_arn
+            )
+            if db.mode == "external"
+            else None
+        ),
+        tags=tags,
+    ),
+)
+
+svc = settings.service
+service = Service(
+    f"{prefix}-server",
+    ServiceArgs(
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        private_subnet_ids=network.private_subnet_ids,
+        context=_rel(manifest.server.dir),
+        dockerfile="app/Dockerfile",
+        image_tag=manifest.server.sha256[:16],
+        architecture=settings.architecture,
+        db_host=database.host,
+        db_port=database.port,
+        db_name=database.db_name,
+        db_secret_arn=database.secret_arn,
+        db_ssl_mode=db.ssl_mode,
+        cpu=svc.cpu,
+        memory_mb=svc.memory_mb,
+        desired_count=svc.desired_count,
+        min_count=svc.min_count,
+        max_count=svc.max_count,
+        cpu_target_percent=svc.cpu_target_percent,
+        migrate_on_start=svc.migrate_on_start,
+        rust_log=settings.rust_log,
+        log_retention_days=settings.log_retention_days,
+        keep_images=settings.events.ecr_keep_images,
+        protect=settings.protect,
+        tags=tags,
+    ),
+)
+database.allow_from("server", service.security_group_id)
+
+lam = settings.lambdas
+db_env: dict[str, pulumi.Input[str]] = {
+    "DB_HOST": database.host,
+    "DB_PORT": database.port.apply(str),
+    "DB_NAME": database.db_name,
+    "DB_SECRET_ARN": database.secret_arn,
+    "DB_SSLMODE": db.ssl_mode,
+    "RUST_LOG": settings.rust_log,
+}
+extra_env: dict[str, dict[str, pulumi.Input[str]]] = {
+    "event": {"ECR_REPOSITORY_NAME": service.repository_name},
+    "timer": {
+        "TOKEN_RETENTION_DAYS": str(lam.token_retention_days),
+        "COMMAND_RETENTION_DAYS": str(lam.command_retention_days),
+    },
+}
+functions: dict[str, RustLambda] = {}
+for fn_name, artifact in manifest.functions.items():
+    api_facing = fn_name in ("authorizer", "handler")
+    functions[fn_name] = RustLambda(
+        f"{prefix}-{fn_name}",
+        RustLambdaArgs(
+            artifact=artifact,
+            runtime=manifest.runtime,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            db_secret_arn=database.secret_arn,
+            environment={**db_env, **extra_env.get(fn_name, {})},
+            memory_mb=lam.memory_mb,
+            timeout_seconds=lam.api_timeout_seconds if api_facing else lam.event_timeout_seconds,
+            reserved_concurrency=lam.handler_reserved_concurrency if fn_name == "handler" else None,
+            log_retention_days=settings.log_retention_days,
+            protect=settings.protect,
+            tags=tags,
+        ),
+    )
+    database.allow_from(fn_name, functions[fn_name].security_group_id)
+
+api = settings.api
+rest_api = RestApi(
+    f"{prefix}-rest",
+    RestApiArgs(
+        routes=routes,
+        handler=functions["handler"],
+        authorizer=functions["authorizer"],
+        stage_name=api.stage_name,
+        authorizer_cache_ttl_seconds=api.authorizer_cache_ttl_seconds,
+        throttle_rate_limit=api.throttle_rate_limit,
+        throttle_burst_limit=api.throttle_burst_limit,
+        log_retention_days=settings.log_retention_days,
+        protect=settings.protect,
+        tags=tags,
+    ),
+)
+
+ev = settings.events
+EventRules(
+    f"{prefix}-events",
+    EventRulesArgs(
+        event_function=functions["event"],
+        timer_function=functions["timer"],
+        repository_name=service.repository_name,
+        schedule_expression=ev.schedule_expression,
+        retry_attempts=ev.retry_attempts,
+        max_age_seconds=ev.max_age_seconds,
+        tags=tags,
+    ),
+)
+
+pulumi.export("api_url", rest_api.url)
+pulumi.export("service_url", service.url)
+pulumi.export("function_names", {k: f.function_name for k, f in functions.items()})
+pulumi.export("ecr_repository_url", service.repository_url)
+pulumi.export("database_endpoint", database.endpoint)

@@ -1,0 +1,1 @@
+"""rust-on-aws components: one ComponentResource per AWS concept, plus settings and contracts."""

@@ -1,0 +1,160 @@
+"""Database: RDS PostgreSQL in private subnets with an AWS-managed password, or an external one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+TYPE = "rust-on-aws:database:Database"
+PORT = 5432
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExternalDatabase:
+    host: str
+    """Host name of the PostgreSQL server."""
+    secret_arn: str
+    """Secrets Manager secret whose JSON has `username` and `password`."""
+    port: int = PORT
+    """TCP port. Default 5432."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseArgs:
+    vpc_id: pulumi.Input[str]
+    """VPC of the database's security group."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets (two AZs at least) of the subnet group."""
+    db_name: str = "app"
+    """Database created in the instance. Default `app`."""
+    username: str = "app"
+    """Master user; its password is generated and rotated by RDS in Secrets Manager."""
+    engine_version: str = "16"
+    """PostgreSQL version. Default 16."""
+    instance_class: str = "db.t4g.micro"
+    """RDS instance class. Default db.t4g.micro."""
+    allocated_storage_gb: int = 20
+    """gp3 storage, GiB. Default 20."""
+    max_allocated_storage_gb: int = 20
+    """Storage autoscaling ceiling, GiB; equal to allocated_storage_gb disables it. Default 20."""
+    multi_az: bool = False
+    """Standby in a second AZ. Default false."""
+    backup_retention_days: int = 1
+    """Automated backups, days (0..35). Default 1."""
+    deletion_protection: bool = True
+    """RDS deletion protection, and a final snapshot on delete. Default true (secure default)."""
+    protect: bool = False
+    """Pulumi `protect` on the instance. Default false."""
+    external: ExternalDatabase | None = None
+    """Use this database instead of creating one (then the fields above are ignored)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource."""
+
+
+class Database(pulumi.ComponentResource):
+    """PostgreSQL reachable on 5432 only from the security groups passed to `allow_from`."""
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    db_name: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    """Secret with `username` and `password` (the RDS-managed secret for a managed database)."""
+    security_group_id: pulumi.Output[str] | None
+    """The database's security group (None for an external database)."""
+    endpoint: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name = name
+        self._rules = 0
+        if args.external is not None:
+            ext = args.external
+            if not ext.host or not ext.secret_arn.startswith("arn:"):
+                raise ValueError(
+                    f"Database {name}: external needs a host and a secret ARN, got "
+                    f"host={ext.host!r} secret_arn={ext.secret_arn!r}"
+                )
+            self.host = pulumi.Output.from_input(ext.host)
+            self.port = pulumi.Output.from_input(ext.port)
+            self.db_name = pulumi.Output.from_input(args.db_name)
+            self.secret_arn = pulumi.Output.from_input(ext.secret_arn)
+            self.security_group_id = None
+            self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
+            self.register_outputs({"host": self.host, "secret_arn": self.secret_arn})
+            return
+        if args.max_allocated_storage_gb < args.allocated_storage_gb:
+            raise ValueError(
+                f"Database {name}: max_allocated_storage_gb ({args.max_allocated_storage_gb}) "
+                f"must be at least allocated_storage_gb ({args.allocated_storage_gb})"
+            )
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags}
+        self._sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: PostgreSQL from the service and the Lambdas only",
+            tags={**tags, "Name": f"{name}-sg"},
+            opts=child,
+        )
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child
+        )
+        instance = aws.rds.Instance(
+            f"{name}-instance",
+            engine="postgres",
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=(
+                args.max_allocated_storage_gb
+                if args.max_allocated_storage_gb > args.allocated_storage_gb
+                else None
+            ),
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=args.db_name,
+            username=args.username,
+            manage_master_user_password=True,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[self._sg.id],
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not args.deletion_protection,
+            final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            iam_database_authentication_enabled=False,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.host = instance.address
+        self.port = instance.port
+        self.db_name = instance.db_name
+        self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.security_group_id = self._sg.id
+        self.endpoint = instance.endpoint
+        self.register_outputs(
+            {"host": self.host, "secret_arn": self.secret_arn, "endpoint": self.endpoint}
+        )
+
+    def allow_from(self, label: str, security_group_id: pulumi.Input[str]) -> None:
+        """Open 5432 to one security group (the service's, the Lambdas'); no-op when external."""
+        if self.security_group_id is None:
+            return
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._name}-from-{label}",
+            security_group_id=self._sg.id,
+            referenced_security_group_id=security_group_id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            description=f"PostgreSQL from {label}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )

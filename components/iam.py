@@ -1,0 +1,29 @@
+"""Policy documents as dicts: least-privilege helpers shared by the components."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy letting one AWS service principal assume a role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": service},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+
+
+def policy_document(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
+    """A policy JSON from statements whose Resource values may be outputs."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})

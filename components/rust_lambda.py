@@ -1,0 +1,205 @@
+"""RustLambda: one Lambda from one manifest entry, with its role, logs, version and alias."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import assume_role_policy, policy_document
+from components.manifest import FunctionArtifact
+
+TYPE = "rust-on-aws:rust_lambda:RustLambda"
+ALIAS = "live"
+RUNTIMES = ("provided.al2023", "provided.al2")
+ARCHITECTURES = ("x86_64", "arm64")
+#: Variables that would carry a credential; never set (the secret is read at init).
+FORBIDDEN_ENV = ("DB_PASSWORD", "PGPASSWORD", "DATABASE_URL")
+
+
+def source_code_hash(sha256_hex: str) -> str:
+    """Base64 of the zip's sha256 digest: the form AWS reports as CodeSha256 (no spurious diff)."""
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RustLambdaArgs:
+    artifact: FunctionArtifact
+    """The manifest entry: zip path, sha256, architecture."""
+    runtime: str
+    """OS-only runtime, provided.al2023 or provided.al2 (the manifest's)."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the function's security group."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Private subnets the function runs in."""
+    db_secret_arn: pulumi.Input[str]
+    """The one secret the function may read (DB_SECRET_ARN)."""
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables (docs/contracts.md section 3). Never a password."""
+    memory_mb: int = 128
+    """Memory, MiB (128..10240). Default 128."""
+    timeout_seconds: int = 10
+    """Timeout, seconds (1..900). Default 10."""
+    reserved_concurrency: int | None = None
+    """Reserved concurrent executions; None leaves the function unreserved. Default None."""
+    log_retention_days: int = 14
+    """Log group retention, days. Default 14."""
+    protect: bool = False
+    """Pulumi `protect` on the log group. Default false."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every taggable resource."""
+
+
+class RustLambda(pulumi.ComponentResource):
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    alias_arn: pulumi.Output[str]
+    """ARN of the `live` alias: what triggers and permissions target."""
+    alias_invoke_arn: pulumi.Output[str]
+    """Invoke ARN of the `live` alias (API Gateway integrations and authorizers)."""
+    alias_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: RustLambdaArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        art = args.artifact
+        if args.runtime not in RUNTIMES:
+            raise ValueError(
+                f"RustLambda {name}: runtime must be one of {RUNTIMES}, got {args.runtime!r}"
+            )
+        if art.architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"RustLambda {name}: architecture must be x86_64 or arm64, got {art.architecture!r}"
+            )
+        if not 128 <= args.memory_mb <= 10240:
+            raise ValueError(
+                f"RustLambda {name}: memory_mb must be in 128..10240, got {args.memory_mb}"
+            )
+        if not 1 <= args.timeout_seconds <= 900:
+            raise ValueError(
+                f"RustLambda {name}: timeout_seconds must be in 1..900, got {args.timeout_seconds}"
+            )
+        forbidden = sorted(set(args.environment) & set(FORBIDDEN_ENV))
+        if forbidden:
+            raise ValueError(
+                f"RustLambda {name}: environment must not carry credentials, got {forbidden}; "
+                "pass DB_SECRET_ARN and read the secret at init"
+            )
+        if not art.zip_path.suffix == ".zip":
+            raise ValueError(f"RustLambda {name}: artifact must be a .zip file, got {art.zip_path}")
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{name}",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+            description=f"{name}: logs, VPC interfaces, the database secret",
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+                    },
+                    {
+                        # What AWSLambdaVPCAccessExecutionRole grants for ENIs; these EC2 actions
+                        # have no resource-level permissions.
+                        "Effect": "Allow",
+                        "Action": [
+                            "ec2:CreateNetworkInterface",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DescribeSubnets",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:AssignPrivateIpAddresses",
+                            "ec2:UnassignPrivateIpAddresses",
+                        ],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": args.db_secret_arn,
+                    },
+                ]
+            ),
+            opts=child,
+        )
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: Lambda network interfaces (egress only)",
+            tags={**tags, "Name": f"{name}-sg"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-egress",
+            security_group_id=sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="Secrets Manager through the NAT; the database",
+            opts=child,
+        )
+        function = aws.lambda_.Function(
+            name,
+            name=name,
+            role=role.arn,
+            runtime=args.runtime,
+            handler="bootstrap",
+            architectures=[art.architecture],
+            code=pulumi.FileArchive(str(art.zip_path)),
+            source_code_hash=source_code_hash(art.sha256),
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            publish=True,
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=args.subnet_ids, security_group_ids=[sg.id]
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+                log_format="Text", log_group=log_group.name
+            ),
+            tags=tags,
+            # The log group exists (with its retention) before the function can log.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+        alias = aws.lambda_.Alias(
+            f"{name}-{ALIAS}",
+            name=ALIAS,
+            function_name=function.name,
+            function_version=function.version,
+            opts=child,
+        )
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.alias_arn = alias.arn
+        self.alias_invoke_arn = alias.invoke_arn
+        self.alias_name = alias.name
+        self.role_arn = role.arn
+        self.security_group_id = sg.id
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "alias_arn": self.alias_arn,
+                "alias_invoke_arn": self.alias_invoke_arn,
+            }
+        )

@@ -1,0 +1,441 @@
+"""Service: the Rust API server on ECS Fargate behind an ALB, its image built and pushed to ECR."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from components.iam import assume_role_policy, policy_document
+
+TYPE = "rust-on-aws:service:Service"
+CONTAINER = "server"
+HEALTH_CHECK_PATH = "/healthz"
+_PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+_CPU_ARCH = {"x86_64": "X86_64", "arm64": "ARM64"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceArgs:
+    vpc_id: pulumi.Input[str]
+    """VPC of the security groups and the target group."""
+    public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Subnets of the load balancer."""
+    private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Subnets of the tasks (no public IP)."""
+    context: str
+    """Docker build context: the server folder `make build` wrote (dist/server)."""
+    dockerfile: str
+    """Dockerfile path (app/Dockerfile)."""
+    image_tag: str
+    """Image tag; the manifest's server sha256 prefix, so equal content means an equal tag."""
+    architecture: Literal["x86_64", "arm64"]
+    """CPU architecture of the image and the tasks."""
+    db_host: pulumi.Input[str]
+    db_port: pulumi.Input[int]
+    db_name: pulumi.Input[str]
+    db_secret_arn: pulumi.Input[str]
+    """Secret whose `username` and `password` ECS injects as DB_USERNAME and DB_PASSWORD."""
+    db_ssl_mode: str = "require"
+    """DB_SSLMODE. Default require."""
+    cpu: int = 256
+    """Fargate CPU units. Default 256."""
+    memory_mb: int = 512
+    """Fargate memory, MiB. Default 512."""
+    container_port: int = 8080
+    """PORT the server listens on. Default 8080."""
+    desired_count: int = 1
+    """Tasks at creation (autoscaling owns it afterwards). Default 1."""
+    min_count: int = 1
+    """Autoscaling minimum. Default 1."""
+    max_count: int = 2
+    """Autoscaling maximum. Default 2."""
+    cpu_target_percent: int = 60
+    """Target-tracking average CPU, percent. Default 60."""
+    migrate_on_start: bool = True
+    """MIGRATE_ON_START. Default true."""
+    rust_log: str = "info"
+    """RUST_LOG. Default info."""
+    log_retention_days: int = 14
+    """Log group retention, days. Default 14."""
+    keep_images: int = 20
+    """ECR lifecycle: keep the newest this many images. Default 20."""
+    protect: bool = False
+    """Pulumi `protect` on the repository and the log group. Default false."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every taggable resource."""
+
+
+class Service(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    """http://<load balancer DNS name>."""
+    repository_url: pulumi.Output[str]
+    repository_name: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+    image_ref: pulumi.Output[str]
+    """The pushed image by digest (what the task definition runs)."""
+    security_group_id: pulumi.Output[str]
+    """The tasks' security group (the database admits it)."""
+    cluster_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(TYPE, name, None, opts)
+        if args.architecture not in _PLATFORM:
+            raise ValueError(
+                f"Service {name}: architecture must be x86_64 or arm64, got {args.architecture!r}"
+            )
+        if not 0 <= args.min_count <= args.desired_count <= args.max_count or args.max_count < 1:
+            raise ValueError(
+                f"Service {name}: need 0 <= min_count <= desired_count <= max_count and "
+                f"max_count >= 1, got {args.min_count}, {args.desired_count}, {args.max_count}"
+            )
+        if not args.image_tag:
+            raise ValueError(f"Service {name}: image_tag must not be empty")
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        tags = args.tags
+
+        # --- image ---------------------------------------------------------------------------
+        repo = aws.ecr.Repository(
+            f"{name}-repo",
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
+                scan_on_push=True
+            ),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")
+            ],
+            force_delete=not args.protect,
+            tags=tags,
+            opts=stateful,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repo-lifecycle",
+            repository=repo.name,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": f"keep the newest {args.keep_images} images",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": args.keep_images,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
+            opts=child,
+        )
+        token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
+        image = docker.Image(
+            f"{name}-image",
+            image_name=pulumi.Output.concat(repo.repository_url, ":", args.image_tag),
+            build=docker.DockerBuildArgs(
+                context=args.context,
+                dockerfile=args.dockerfile,
+                platform=_PLATFORM[args.architecture],
+            ),
+            registry=docker.RegistryArgs(
+                server=repo.repository_url,
+                username=token.user_name,
+                password=pulumi.Output.secret(token.password),
+            ),
+            opts=child,
+        )
+
+        # --- logs and roles ------------------------------------------------------------------
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{name}",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=stateful,
+        )
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            description=f"{name}: pull the image, write logs, read the database secret",
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=execution_role.id,
+            policy=policy_document(
+                [
+                    {
+                        # GetAuthorizationToken has no resource-level permissions.
+                        "Effect": "Allow",
+                        "Action": "ecr:GetAuthorizationToken",
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        "Resource": repo.arn,
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": args.db_secret_arn,
+                    },
+                ]
+            ),
+            opts=child,
+        )
+        # The server needs no AWS API: its task role has no policy.
+        task_role = aws.iam.Role(
+            f"{name}-task",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
+            description=f"{name}: the server's own identity (no AWS permissions)",
+            tags=tags,
+            opts=child,
+        )
+
+        # --- network -------------------------------------------------------------------------
+        alb_sg = aws.ec2.SecurityGroup(
+            f"{name}-alb-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: HTTP from the internet to the load balancer",
+            tags={**tags, "Name": f"{name}-alb-sg"},
+            opts=child,
+        )
+        task_sg = aws.ec2.SecurityGroup(
+            f"{name}-task-sg",
+            vpc_id=args.vpc_id,
+            description=f"{name}: tasks, reachable from the load balancer only",
+            tags={**tags, "Name": f"{name}-task-sg"},
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-http",
+            security_group_id=alb_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=80,
+            to_port=80,
+            description="HTTP from the internet",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-tasks",
+            security_group_id=alb_sg.id,
+            referenced_security_group_id=task_sg.id,
+            ip_protocol="tcp",
+            from_port=args.container_port,
+            to_port=args.container_port,
+            description="to the tasks",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-tasks-from-alb",
+            security_group_id=task_sg.id,
+            referenced_security_group_id=alb_sg.id,
+            ip_protocol="tcp",
+            from_port=args.container_port,
+            to_port=args.container_port,
+            description="from the load balancer",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-tasks-egress",
+            security_group_id=task_sg.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="-1",
+            description="ECR, Secrets Manager, CloudWatch Logs through the NAT; the database",
+            opts=child,
+        )
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.public_subnet_ids,
+            security_groups=[alb_sg.id],
+            drop_invalid_header_fields=True,
+            tags=tags,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            port=args.container_port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=HEALTH_CHECK_PATH,
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=tags,
+            opts=child,
+        )
+        listener = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+            ],
+            opts=child,
+        )
+
+        # --- cluster, task, service ----------------------------------------------------------
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            tags=tags,
+            opts=child,
+        )
+        region = aws.get_region_output()
+        container = {
+            "name": CONTAINER,
+            "image": image.repo_digest,
+            "essential": True,
+            "portMappings": [{"containerPort": args.container_port, "protocol": "tcp"}],
+            "environment": [
+                {"name": k, "value": v}
+                for k, v in sorted(
+                    {
+                        "DB_HOST": args.db_host,
+                        "DB_PORT": pulumi.Output.from_input(args.db_port).apply(str),
+                        "DB_NAME": args.db_name,
+                        "DB_SSLMODE": args.db_ssl_mode,
+                        "PORT": str(args.container_port),
+                        "RUST_LOG": args.rust_log,
+                        "MIGRATE_ON_START": "true" if args.migrate_on_start else "false",
+                    }.items()
+                )
+            ],
+            "secrets": [
+                {
+                    "name": "DB_USERNAME",
+                    "valueFrom": pulumi.Output.concat(args.db_secret_arn, ":username::"),
+                },
+                {
+                    "name": "DB_PASSWORD",
+                    "valueFrom": pulumi.Output.concat(args.db_secret_arn, ":password::"),
+                },
+            ],
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group.name,
+                    "awslogs-region": region.region,
+                    "awslogs-stream-prefix": CONTAINER,
+                },
+            },
+            "readonlyRootFilesystem": True,
+        }
+        task = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=name,
+            cpu=str(args.cpu),
+            memory=str(args.memory_mb),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=_CPU_ARCH[args.architecture]
+            ),
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=pulumi.Output.json_dumps([container]),
+            tags=tags,
+            opts=child,
+        )
+        service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=cluster.arn,
+            task_definition=task.arn,
+            desired_count=args.desired_count,
+            launch_type="FARGATE",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.private_subnet_ids,
+                security_groups=[task_sg.id],
+                assign_public_ip=False,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=target_group.arn,
+                    container_name=CONTAINER,
+                    container_port=args.container_port,
+                )
+            ],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            health_check_grace_period_seconds=30,
+            propagate_tags="SERVICE",
+            tags=tags,
+            # Autoscaling owns the count after creation.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[listener], ignore_changes=["desiredCount"]
+            ),
+        )
+        scaling = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.concat("service/", cluster.name, "/", service.name),
+            min_capacity=args.min_count,
+            max_capacity=args.max_count,
+            opts=child,
+        )
+        aws.appautoscaling.Policy(
+            f"{name}-cpu",
+            policy_type="TargetTrackingScaling",
+            service_namespace=scaling.service_namespace,
+            scalable_dimension=scaling.scalable_dimension,
+            resource_id=scaling.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=args.cpu_target_percent,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ECSServiceAverageCPUUtilization"
+                ),
+                scale_in_cooldown=120,
+                scale_out_cooldown=60,
+            ),
+            opts=child,
+        )
+
+        self.url = pulumi.Output.concat("http://", alb.dns_name)
+        self.repository_url = repo.repository_url
+        self.repository_name = repo.name
+        self.repository_arn = repo.arn
+        self.image_ref = image.repo_digest
+        self.security_group_id = task_sg.id
+        self.cluster_name = cluster.name
+        self.service_name = service.name
+        self.register_outputs(
+            {
+                "url": self.url,
+                "repository_url": self.repository_url,
+                "image_ref": self.image_ref,
+                "security_group_id": self.security_group_id,
+            }
+        )

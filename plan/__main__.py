@@ -1,0 +1,55 @@
+"""`python -m plan --stack dev [--manifest PATH] [--out PATH]`; `python -m plan diff ...`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["diff"]:
+        if importlib.util.find_spec("plan.diff") is None:
+            print("plan diff: plan/diff.py does not exist yet", file=sys.stderr)
+            return 2
+        diff = importlib.import_module("plan.diff")
+        return int(diff.main(argv[1:]))
+
+    parser = argparse.ArgumentParser(prog="python -m plan", description=__doc__)
+    parser.add_argument("--stack", default="dev", help="stack to plan (Pulumi.<stack>.yaml)")
+    parser.add_argument("--manifest", type=Path, help="artifact manifest (default: config)")
+    parser.add_argument("--out", type=Path, help="plan file (default dist/plan-<stack>.json)")
+    args = parser.parse_args(argv)
+
+    from components.manifest import ManifestError  # noqa: PLC0415 - after argparse, for --help speed
+    from components.routes import RouteError  # noqa: PLC0415
+    from components.settings import ConfigError  # noqa: PLC0415
+    from plan.config import StackError  # noqa: PLC0415
+    from plan.record import PlanError, run_plan, write_plan  # noqa: PLC0415
+
+    out = args.out or ROOT / "dist" / f"plan-{args.stack}.json"
+    start = time.monotonic()
+    try:
+        entries = run_plan(args.stack, root=ROOT, manifest=args.manifest)
+    except (ConfigError, ManifestError, RouteError, StackError, PlanError) as exc:
+        print(f"plan {args.stack}: {exc}", file=sys.stderr)
+        return 1
+    seconds = time.monotonic() - start
+    write_plan(entries, out)
+    counts = Counter(e["type"] for e in entries)
+    width = max(len(t) for t in counts)
+    print(f"plan {args.stack}: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    for type_, count in sorted(counts.items()):
+        print(f"  {type_:<{width}}  {count:>3}")
+    print(f"  {'total':<{width}}  {len(entries):>3}  ({seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

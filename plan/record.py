@@ -1,0 +1,151 @@
+"""Run the program under recording mocks and turn the registrations into the plan.
+
+`run_plan(stack, root=..., manifest=..., overrides=...)` returns the plan (docs/contracts.md
+section 5) as a list of dicts; `write_plan` writes it atomically. Each run resets Pulumi's runtime
+state (root stack resource, config, settings), so several stacks can be planned in one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.output import Unknown
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from plan.config import project_name, stack_config
+from plan.mocks import RecordingMocks, RecordingMonitor, Registration
+
+COMPUTED = "<computed>"
+SECRET = "<secret>"  # noqa: S105 - the placeholder, not a secret
+
+
+class PlanError(Exception):
+    """The plan could not be produced (an invariant of the recorded program broke)."""
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _relative(path: str, root: Path) -> str:
+    resolved = Path(path).resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else path
+
+
+def plain(value: Any, root: Path) -> Any:  # noqa: PLR0911 - a dispatch on the value's type
+    """JSON-ready form of a deserialized input: unknowns, secrets and archives made explicit."""
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+        return COMPUTED
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        path = Path(value.path)
+        if not path.is_file():
+            raise PlanError(f"archive {path} is not a file; hand FileArchive the zip file")
+        return {"path": _relative(str(path), root), "sha256": _sha256(path)}
+    if isinstance(value, pulumi.Resource):
+        return COMPUTED
+    if isinstance(value, dict):
+        return {str(k): plain(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, root) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _entries(registrations: list[Registration], root: Path) -> list[dict[str, Any]]:
+    names = {r.urn: r.name for r in registrations}
+    entries = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": names.get(r.parent_urn),
+            "urn": r.urn,
+            "custom": r.custom,
+            "protect": r.protect,
+            "dependsOn": sorted(set(r.dependencies)),
+            "ignoreChanges": sorted(r.ignore_changes),
+            "inputs": plain(r.inputs, root),
+        }
+        for r in registrations
+    ]
+    # RegisterResource runs on a thread pool, so arrival order varies between runs; sorting by
+    # name (then type) keeps plans byte-stable and groups each component's children together.
+    entries.sort(key=lambda e: (e["name"], e["type"]))
+    return entries
+
+
+def _reset_runtime() -> None:
+    """Forget the previous run's root stack and pending work (Pulumi keeps them in globals)."""
+    settings.ROOT.set(None)
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
+
+
+def run_plan(
+    stack: str,
+    *,
+    root: Path,
+    manifest: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Plan `stack` of the project at `root` and return the entries (sorted by name, type).
+
+    `manifest` replaces the configured artifact manifest (tests use tests/fixtures/manifest.json);
+    `overrides` sets or (with None) unsets full config keys, e.g.
+    {"rust-on-aws:lambdaMemoryMb": 64}.
+    Errors of the program (ConfigError, ManifestError, RouteError, ...) propagate unchanged.
+    """
+    root = root.resolve()
+    changes = dict(overrides or {})
+    if manifest is not None:
+        changes[f"{project_name(root)}:manifestPath"] = str(manifest.resolve())
+    config = stack_config(stack, root, changes)
+    mocks = RecordingMocks(region=config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(mocks)
+
+    _reset_runtime()
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(
+        mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor
+    )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    program = str(root / "__main__.py")
+    environ = os.environ.pop("ROA_MANIFEST", None) if manifest is not None else None
+
+    def program_main() -> None:
+        runpy.run_path(program, run_name="__main__")
+
+    try:
+        _sync_await(run_pulumi_func(program_main))
+    finally:
+        if environ is not None:
+            os.environ["ROA_MANIFEST"] = environ
+        _reset_runtime()
+    return _entries(monitor.registrations, root)
+
+
+def dumps(entries: list[dict[str, Any]]) -> str:
+    return json.dumps(entries, indent=2, sort_keys=True) + "\n"
+
+
+def write_plan(entries: list[dict[str, Any]], path: Path) -> None:
+    """Write atomically: a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
+        handle.write(dumps(entries))
+    Path(handle.name).replace(path)
