@@ -70,12 +70,20 @@ def resolve_packaged(binary: Path, policy: Policy) -> DependencyTree:
     Nothing of the build host is searched: a library missing from the package is an error.
     """
     task_root = binary.parent
-    return resolve(
+    tree = resolve(
         binary,
         provided=policy.provided,
         search_dirs=(),
         ld_library_path=(str(task_root), str(task_root / LIB_DIR)),
     )
+    for lib in tree.to_bundle:
+        if lib.path is not None and not lib.path.is_relative_to(task_root.resolve()):
+            raise ResolveError(
+                f"{lib.name} (needed by {', '.join(lib.needed_by)}) is found only at {lib.path}, "
+                "outside the package, through an absolute rpath of the build machine: Lambda "
+                "has no such file; bundle it with `python -m build all`"
+            )
+    return tree
 
 
 @dataclass(frozen=True)

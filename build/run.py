@@ -33,7 +33,7 @@ def run(
     """Run ``argv`` (never through a shell) and return it; raise CommandError when it fails.
 
     ``capture=False`` streams the command's stderr to ours as it comes (cargo's progress) and
-    keeps its last lines for the error message; stdout then goes to our stderr too.
+    keeps its last lines for the error message; its stdout is merged into that stream.
     """
     args = [str(a) for a in argv]
     log.debug("run: %s (cwd=%s)", shlex.join(args), cwd)
@@ -70,13 +70,13 @@ def _stream(
         args,
         cwd=cwd,
         env=dict(env) if env is not None else None,
-        stdout=sys.stderr,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
     ) as proc:
-        assert proc.stderr is not None
-        for line in proc.stderr:
+        assert proc.stdout is not None
+        for line in proc.stdout:
             sys.stderr.write(line)
             kept.append(line)
     return subprocess.CompletedProcess(args, proc.returncode, "", "".join(kept))
