@@ -9,6 +9,9 @@
 - ``conflict``: needs libfoo.so.1 through its DT_RPATH (the real one) and libbaz.so.1, whose
   DT_RUNPATH finds the impostor: two different libraries with one SONAME.
 - ``arm64/libfoo.so.1`` and ``arm64/hello``: aarch64 files (zig cc), when zig is available.
+
+Rust: a tiny Cargo workspace with the five binaries and no dependencies (compiles in seconds);
+``handler`` links the fixture ``libfoo.so.1`` (through ``FIXTURE_LIBDIR``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from build.cargo import BINARIES
 
 LIBBAR = "int bar(void) { return 10; }\n"
 LIBFOO = "int bar(void);\nint foo(void) { return bar() + 1; }\n"
@@ -181,3 +186,61 @@ def arm64(elf_fixtures: Fixtures) -> Path:
     if elf_fixtures.arm64 is None:
         pytest.skip("zig (the ziglang wheel in requirements.txt) could not build aarch64 files")
     return elf_fixtures.arm64
+
+
+BUILD_RS = """fn main() {
+    println!("cargo:rerun-if-env-changed=FIXTURE_LIBDIR");
+    if let Ok(dir) = std::env::var("FIXTURE_LIBDIR") {
+        println!("cargo:rustc-link-search=native={dir}");
+    }
+}
+"""
+HANDLER = """#[link(name = "foo")]
+extern "C" {
+    fn foo() -> i32;
+}
+
+fn main() {
+    println!("{}", unsafe { foo() });
+}
+"""
+PLAIN = 'fn main() {{ println!("{name}"); }}\n'
+
+
+def make_workspace(
+    root: Path, *, binaries: tuple[str, ...] = BINARIES, broken: bool = False
+) -> Path:
+    """Write the workspace under ``root`` (with a Cargo.lock) and return ``root``."""
+    (root / "src" / "bin").mkdir(parents=True)
+    (root / "Cargo.toml").write_text(
+        '[package]\nname = "mini"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\n\n'
+        "[profile.release]\nopt-level = 1\n"
+    )
+    (root / "build.rs").write_text(BUILD_RS)
+    for name in binaries:
+        text = HANDLER if name == "handler" else PLAIN.format(name=name)
+        if broken and name == "timer":
+            text = 'fn main() { let x: u32 = "not a number"; }\n'
+        (root / "src" / "bin" / f"{name}.rs").write_text(text)
+    subprocess.run(
+        ["cargo", "generate-lockfile", "--offline"], cwd=root, check=True, capture_output=True
+    )
+    return root
+
+
+def link_dir(libdir: Path, dest: Path) -> Path:
+    """A folder where ``-lfoo`` finds the fixture libfoo (the linker wants libfoo.so)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "libfoo.so").symlink_to(libdir / "libfoo.so.1")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def rust_workspace():
+    """``make_workspace(root, binaries=..., broken=...)``: write a fixture Cargo workspace."""
+    return make_workspace
+
+
+@pytest.fixture(scope="session")
+def foo_link_dir(elf_fixtures: Fixtures, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return link_dir(elf_fixtures.libdir, tmp_path_factory.mktemp("links"))

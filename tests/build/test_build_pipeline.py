@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from rust_fixture import link_dir, make_workspace
 
 from build.__main__ import main
 from build.elf import read_elf, sha256_file
@@ -25,15 +24,14 @@ pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is 
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, elf_fixtures) -> Path:
+def app(tmp_path_factory: pytest.TempPathFactory, rust_workspace) -> Path:
     root = tmp_path_factory.mktemp("app")
-    return make_workspace(root / "ws")
+    return rust_workspace(root / "ws")
 
 
 @pytest.fixture
-def env(monkeypatch, elf_fixtures, tmp_path_factory):
-    links = link_dir(elf_fixtures.libdir, tmp_path_factory.mktemp("links"))
-    monkeypatch.setenv("FIXTURE_LIBDIR", str(links))
+def env(monkeypatch, elf_fixtures, foo_link_dir):
+    monkeypatch.setenv("FIXTURE_LIBDIR", str(foo_link_dir))
     monkeypatch.setenv("LD_LIBRARY_PATH", str(elf_fixtures.libdir))  # where the build finds it
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
 
