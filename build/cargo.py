@@ -61,6 +61,7 @@ class CompilePlan:
 
 def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Workspace:
     """Read ``cargo metadata`` of ``app_dir``; ConfigError when it or a binary is missing."""
+    app_dir = app_dir.absolute()
     if not app_dir.is_dir():
         raise ConfigError(
             f"the Rust workspace {app_dir} does not exist: the build compiles app/ of the "

@@ -26,6 +26,11 @@ def test_discover(workspace):
     assert workspace.target_dir == workspace.root / "target"
 
 
+def test_discover_a_relative_path(workspace, monkeypatch):
+    monkeypatch.chdir(workspace.root.parent)
+    assert discover(Path(workspace.root.name)).root == workspace.root
+
+
 def test_no_app_folder(tmp_path: Path):
     with pytest.raises(
         ConfigError, match=r"the Rust workspace .*/nope does not exist: .*--app DIR"
