@@ -35,6 +35,14 @@ _ID_PREFIX = {
 }
 
 
+def mock_id(type_: str, name: str) -> str:
+    """The id the mocks give resource `name` of `type_` (deterministic, shaped like AWS's)."""
+    h = _hex(type_, name)
+    if type_ == "aws:apigateway/restApi:RestApi":
+        return h[:10]
+    return _ID_PREFIX[type_] + h if type_ in _ID_PREFIX else f"{name}-{h[:8]}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Returns inputs plus the outputs AWS would compute, so every `apply` runs."""
 
@@ -54,7 +62,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     ) -> tuple[str, dict[str, Any]]:
         t, name, inputs, r = args.typ, args.name, dict(args.inputs), self.region
         h = _hex(t, name)
-        rid = _ID_PREFIX.get(t, "") + h if t in _ID_PREFIX else f"{name}-{h[:8]}"
+        rid = mock_id(t, name)
         physical = inputs.get("name") or f"{name}-{h[:7]}"
         out: dict[str, Any] = {**inputs}
         service = t.split(":")[1].split("/")[0]
@@ -72,7 +80,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:lambda:{r}:{ACCOUNT}:function:{inputs['functionName']}:{inputs['name']}"
             out.update(arn=arn, invokeArn=_invoke_arn(r, arn))
         elif t == "aws:apigateway/restApi:RestApi":
-            rid = h[:10]
             out.update(
                 rootResourceId=_hex(rid, n=10),
                 executionArn=f"arn:aws:execute-api:{r}:{ACCOUNT}:{rid}",
@@ -199,10 +206,21 @@ class Registration:
 class RecordingMonitor(MockMonitor):
     """A MockMonitor that also keeps every registration (with parent and options)."""
 
-    def __init__(self, mocks: RecordingMocks) -> None:
-        super().__init__(mocks)
+    def __init__(self, mocks: RecordingMocks | None = None) -> None:
+        super().__init__(mocks or RecordingMocks(region="us-east-1"))
         self.registrations: list[Registration] = []
+        self.outputs: dict[str, dict[str, Any]] = {}
+        """Outputs components registered, by URN."""
+        self.exports: dict[str, Any] = {}
+        """The stack's exports (pulumi.export), resolved."""
         self._lock = threading.Lock()
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        _ensure_event_loop()
+        outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        with self._lock:
+            self.outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)

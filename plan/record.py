@@ -13,6 +13,7 @@ import os
 import runpy
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,48 +94,81 @@ def _reset_runtime() -> None:
     settings.SETTINGS.outputs.clear()
 
 
+def record(
+    program: Callable[[], object],
+    *,
+    root: Path,
+    stack: str = "test",
+    project: str = "rust-on-aws",
+    config: dict[str, str] | None = None,
+    monitor: RecordingMonitor | None = None,
+) -> list[dict[str, Any]]:
+    """Run `program` (which creates resources) under recording mocks; return the plan entries.
+
+    Resets Pulumi's runtime state before and after, so calls can follow each other in one
+    process. Exceptions of `program` propagate unchanged; pass `monitor` to inspect what was
+    registered before one was raised.
+    """
+    config = dict(config or {})
+    mocks = RecordingMocks(region=config.get("aws:region", "us-east-1"))
+    monitor = monitor if monitor is not None else RecordingMonitor(mocks)
+    monitor.mocks = mocks
+    _reset_runtime()
+    pulumi.runtime.set_all_config(config)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+
+    async def main() -> None:
+        program()
+        # set_mocks registered the root stack's (empty) outputs up front; resolve the exports
+        # here so tests can read them.
+        root_resource = settings.get_root_resource()
+        exports = dict(getattr(root_resource, "outputs", {}))
+        monitor.exports = await pulumi.Output.from_input(exports).future() or {}
+
+    try:
+        _sync_await(run_pulumi_func(main))
+    finally:
+        _reset_runtime()
+    return _entries(monitor.registrations, root.resolve())
+
+
 def run_plan(
     stack: str,
     *,
     root: Path,
     manifest: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> list[dict[str, Any]]:
-    """Plan `stack` of the project at `root` and return the entries (sorted by name, type).
+    """Plan `stack` of the project at `root` (its __main__.py) and return the entries.
 
-    `manifest` replaces the configured artifact manifest (tests use tests/fixtures/manifest.json);
-    `overrides` sets or (with None) unsets full config keys, e.g.
-    {"rust-on-aws:lambdaMemoryMb": 64}.
-    Errors of the program (ConfigError, ManifestError, RouteError, ...) propagate unchanged.
+    Entries are sorted by (name, type). `manifest` replaces the configured artifact manifest
+    (tests use tests/fixtures/manifest.json; ROA_MANIFEST is then ignored); `overrides` sets or
+    (with None) unsets full config keys, e.g. {"rust-on-aws:lambdaMemoryMb": 64}. Errors of the
+    program (ConfigError, ManifestError, RouteError, ...) propagate unchanged.
     """
     root = root.resolve()
+    project = project_name(root)
     changes = dict(overrides or {})
     if manifest is not None:
-        changes[f"{project_name(root)}:manifestPath"] = str(manifest.resolve())
+        changes[f"{project}:manifestPath"] = str(manifest.resolve())
     config = stack_config(stack, root, changes)
-    mocks = RecordingMocks(region=config.get("aws:region", "us-east-1"))
-    monitor = RecordingMonitor(mocks)
-
-    _reset_runtime()
-    pulumi.runtime.set_all_config(config)
-    pulumi.runtime.set_mocks(
-        mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor
-    )
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     program = str(root / "__main__.py")
-    environ = os.environ.pop("ROA_MANIFEST", None) if manifest is not None else None
-
-    def program_main() -> None:
-        runpy.run_path(program, run_name="__main__")
-
+    saved = os.environ.pop("ROA_MANIFEST", None) if manifest is not None else None
     try:
-        _sync_await(run_pulumi_func(program_main))
+        return record(
+            lambda: runpy.run_path(program, run_name="__main__"),
+            root=root,
+            stack=stack,
+            project=project,
+            config=config,
+            monitor=monitor,
+        )
     finally:
-        if environ is not None:
-            os.environ["ROA_MANIFEST"] = environ
-        _reset_runtime()
-    return _entries(monitor.registrations, root)
+        if saved is not None:
+            os.environ["ROA_MANIFEST"] = saved
 
 
 def dumps(entries: list[dict[str, Any]]) -> str:

@@ -1,0 +1,122 @@
+"""components/event_rules.py under mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.event_rules import EventRules, EventRulesArgs
+from components.rust_lambda import RustLambda, RustLambdaArgs
+from plan.view import policy_json
+
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-AbCdEf"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:{}:live"
+
+
+def rules(manifest, **changes):
+    def program() -> None:
+        functions = {
+            name: RustLambda(
+                name,
+                RustLambdaArgs(
+                    artifact=manifest.functions[name],
+                    runtime="provided.al2023",
+                    vpc_id="vpc-1",
+                    subnet_ids=["subnet-a"],
+                    db_secret_arn=SECRET,
+                ),
+            )
+            for name in ("event", "timer")
+        }
+        base = {
+            "event_function": functions["event"],
+            "timer_function": functions["timer"],
+            "repository_name": "my-repo",
+        }
+        base.update(changes)
+        EventRules("ev", EventRulesArgs(**base))  # type: ignore[arg-type]
+
+    return program
+
+
+def test_ecr_push_rule_targets_the_event_alias(run, manifest) -> None:
+    plan = run(rules(manifest))
+    pattern = policy_json(plan.inputs(RULE, "ev-ecr-push")["eventPattern"])
+    assert pattern == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        "detail": {
+            "action-type": ["PUSH"],
+            "result": ["SUCCESS"],
+            "repository-name": ["my-repo"],
+        },
+    }
+    target = plan.inputs(TARGET, "ev-ecr-push")
+    assert target["arn"] == ALIAS.format("event")
+
+
+def test_schedule_rule_targets_the_timer_alias(run, manifest) -> None:
+    plan = run(rules(manifest, schedule_expression="cron(15 3 * * ? *)"))
+    schedule = plan.inputs(RULE, "ev-schedule")
+    assert schedule["scheduleExpression"] == "cron(15 3 * * ? *)"
+    assert "eventPattern" not in schedule
+    assert plan.inputs(TARGET, "ev-schedule")["arn"] == ALIAS.format("timer")
+
+
+def test_targets_retry_then_dead_letter(run, manifest) -> None:
+    plan = run(rules(manifest, retry_attempts=2, max_age_seconds=600))
+    dlq = plan.inputs("aws:sqs/queue:Queue")
+    assert dlq["sqsManagedSseEnabled"] is True
+    for name in ("ev-ecr-push", "ev-schedule"):
+        target = plan.inputs(TARGET, name)
+        assert target["retryPolicy"] == {
+            "maximumEventAgeInSeconds": 600,
+            "maximumRetryAttempts": 2,
+        }
+        assert target["deadLetterConfig"]["arn"].startswith(
+            "arn:aws:sqs:eu-west-1:123456789012:ev-dlq-"
+        )
+
+
+def test_permissions_and_queue_policy_scoped_by_rule(run, manifest) -> None:
+    plan = run(rules(manifest))
+    arns = {}
+    for label in ("ecr-push", "schedule"):
+        permission = plan.inputs("aws:lambda/permission:Permission", f"ev-{label}-invoke")
+        assert permission["principal"] == "events.amazonaws.com"
+        assert permission["qualifier"] == "live"
+        assert permission["sourceArn"].startswith(
+            f"arn:aws:events:eu-west-1:123456789012:rule/ev-{label}-"
+        )
+        arns[label] = permission["sourceArn"]
+        target = plan.one(TARGET, f"ev-{label}")
+        assert (
+            plan.one("aws:lambda/permission:Permission", f"ev-{label}-invoke")["urn"]
+            in (target["dependsOn"])
+        )
+    policy = policy_json(plan.inputs("aws:sqs/queuePolicy:QueuePolicy")["policy"])
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": [arns["ecr-push"], arns["schedule"]]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"schedule_expression": "rate(1 hours)"},
+            "EventRules ev: schedule_expression 'rate(1 hours)': the rate unit must be singular "
+            "for 1 and plural otherwise",
+        ),
+        ({"retry_attempts": 186}, "EventRules ev: retry_attempts must be in 0..185, got 186"),
+        ({"max_age_seconds": 59}, "EventRules ev: max_age_seconds must be in 60..86400, got 59"),
+    ],
+)
+def test_guards(run, manifest, changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        run(rules(manifest, **changes))
+    assert str(info.value) == message

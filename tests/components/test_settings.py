@@ -1,0 +1,413 @@
+"""components/settings.py: every rule has a configuration that trips it, with its message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import (
+    ConfigError,
+    Settings,
+    load_schema,
+    load_settings,
+    schedule_problem,
+)
+from plan.config import stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "rust-on-aws:"
+
+
+def values(stack: str = "dev", **changes: object) -> dict[str, str]:
+    """The stack's config (short keys) as the engine passes it, with changes (None unsets)."""
+    full = stack_config(stack, ROOT, {NS + k: v for k, v in changes.items()})
+    return {k[len(NS) :]: v for k, v in full.items() if k.startswith(NS)}
+
+
+def load(stack: str = "dev", **changes: object) -> Settings:
+    return load_settings(values(stack, **changes).get, stack=stack)
+
+
+def errors(stack: str = "dev", **changes: object) -> tuple[str, ...]:
+    with pytest.raises(ConfigError) as info:
+        load(stack, **changes)
+    return info.value.errors
+
+
+@pytest.mark.parametrize("stack", ["dev", "sandbox", "prod"])
+def test_every_stack_loads(stack: str) -> None:
+    settings = load(stack)
+    assert settings.stack == stack
+    assert settings.prefix == f"rust-on-aws-{stack}"
+
+
+def test_stacks_differ_like_real_environments() -> None:
+    dev, prod = load("dev"), load("prod")
+    assert (dev.production, prod.production) == (False, True)
+    assert (dev.protect, prod.protect) == (False, True)
+    assert (dev.database.deletion_protection, prod.database.deletion_protection) == (False, True)
+    assert (dev.database.multi_az, prod.database.multi_az) == (False, True)
+    assert (dev.network.nat_gateways, prod.network.nat_gateways) == (1, 2)
+    assert dev.log_retention_days < prod.log_retention_days
+    assert dev.service.max_count < prod.service.max_count
+    assert dev.lambdas.handler_reserved_concurrency is None
+    assert prod.lambdas.handler_reserved_concurrency == 200
+
+
+# (changes, stack, the one expected error line, exactly)
+BAD = [
+    pytest.param(
+        {"environment": None},
+        "dev",
+        "rust-on-aws:environment: required (no default in Pulumi.yaml), got nothing; "
+        "fix: pulumi config set environment 'development' -s dev",
+        id="missing-required-key",
+    ),
+    pytest.param(
+        {"lambdaMemoryMb": "lots"},
+        "dev",
+        "rust-on-aws:lambdaMemoryMb: must be an integer (MiB), got 'lots'; "
+        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
+        id="wrong-type-integer",
+    ),
+    pytest.param(
+        {"dbMultiAz": "yes"},
+        "dev",
+        "rust-on-aws:dbMultiAz: must be true or false, got 'yes'; "
+        "fix: pulumi config set dbMultiAz 'true' -s dev",
+        id="wrong-type-boolean",
+    ),
+    pytest.param(
+        {"scheduleExpression": "rate(1 hours)"},
+        "dev",
+        "rust-on-aws:scheduleExpression: the rate unit must be singular for 1 and plural "
+        "otherwise (EventBridge schedule syntax), got 'rate(1 hours)'; "
+        "fix: pulumi config set scheduleExpression 'rate(1 hour)' -s dev",
+        id="bad-schedule-rate",
+    ),
+    pytest.param(
+        {"scheduleExpression": "cron(0 12 * * * *)"},
+        "dev",
+        "rust-on-aws:scheduleExpression: exactly one of day-of-month and day-of-week must be ? "
+        "(EventBridge schedule syntax), got 'cron(0 12 * * * *)'; "
+        "fix: pulumi config set scheduleExpression 'rate(1 hour)' -s dev",
+        id="bad-schedule-cron",
+    ),
+    pytest.param(
+        {"lambdaMemoryMb": 64},
+        "dev",
+        "rust-on-aws:lambdaMemoryMb: must be in 128..10240 (MiB), got 64; "
+        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
+        id="memory-below-range",
+    ),
+    pytest.param(
+        {"lambdaMemoryMb": 10241},
+        "dev",
+        "rust-on-aws:lambdaMemoryMb: must be in 128..10240 (MiB), got 10241; "
+        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
+        id="memory-above-range",
+    ),
+    pytest.param(
+        {"apiTimeoutSeconds": 30},
+        "dev",
+        "rust-on-aws:apiTimeoutSeconds: must be in 1..29 (seconds), got 30; "
+        "fix: pulumi config set apiTimeoutSeconds '1' -s dev",
+        id="timeout-out-of-range",
+    ),
+    pytest.param(
+        {"architecture": "aarch64"},
+        "dev",
+        "rust-on-aws:architecture: must be one of x86_64, arm64, got 'aarch64'; "
+        "fix: pulumi config set architecture 'x86_64' -s dev",
+        id="unknown-architecture",
+    ),
+    pytest.param(
+        {"lambdaRuntime": "provided"},
+        "dev",
+        "rust-on-aws:lambdaRuntime: must be one of provided.al2023, provided.al2, got 'provided'; "
+        "fix: pulumi config set lambdaRuntime 'provided.al2023' -s dev",
+        id="unknown-runtime",
+    ),
+    pytest.param(
+        {"dbDeletionProtection": False},
+        "prod",
+        "rust-on-aws:dbDeletionProtection: must be true when environment is production, "
+        "got False; fix: pulumi config set dbDeletionProtection 'true' -s prod",
+        id="prod-without-deletion-protection",
+    ),
+    pytest.param(
+        {"protectStateful": False},
+        "prod",
+        "rust-on-aws:protectStateful: must be true when environment is production, got False; "
+        "fix: pulumi config set protectStateful 'true' -s prod",
+        id="prod-without-protect",
+    ),
+    pytest.param(
+        {"dbBackupRetentionDays": 1},
+        "prod",
+        "rust-on-aws:dbBackupRetentionDays: must be at least 7 when environment is production, "
+        "got 1; fix: pulumi config set dbBackupRetentionDays '7' -s prod",
+        id="prod-short-backups",
+    ),
+    pytest.param(
+        {"logRetentionDays": 10},
+        "dev",
+        "rust-on-aws:logRetentionDays: must be one of CloudWatch's retention periods (1, 3, 5, "
+        "7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, "
+        "3288, 3653), got 10; fix: pulumi config set logRetentionDays '14' -s dev",
+        id="retention-not-allowed",
+    ),
+    pytest.param(
+        {"natGateways": 3},
+        "dev",
+        "rust-on-aws:natGateways: must be at most availabilityZoneCount (2): one NAT per AZ at "
+        "most, got 3; fix: pulumi config set natGateways '2' -s dev",
+        id="nat-more-than-azs",
+    ),
+    pytest.param(
+        {"serviceMinCount": 5, "serviceMaxCount": 3},
+        "dev",
+        "rust-on-aws:serviceMinCount: must be at most serviceMaxCount (3), got 5; "
+        "fix: pulumi config set serviceMinCount '3' -s dev",
+        id="min-above-max",
+    ),
+    pytest.param(
+        {"serviceDesiredCount": 4},
+        "dev",
+        "rust-on-aws:serviceDesiredCount: must be within serviceMinCount..serviceMaxCount "
+        "(1..2), got 4; fix: pulumi config set serviceDesiredCount '1' -s dev",
+        id="desired-outside-min-max",
+    ),
+    pytest.param(
+        {
+            "vpcMode": "existing",
+            "existingVpcId": "vpc-0123456789abcdef0",
+            "existingPrivateSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
+        },
+        "dev",
+        "rust-on-aws:existingPublicSubnetIds: vpcMode existing needs at least two subnet ids "
+        "subnet-<hex> in two AZs, got []; "
+        'fix: pulumi config set existingPublicSubnetIds \'["subnet-0aaa1111", '
+        '"subnet-0bbb2222"]\' -s dev',
+        id="existing-vpc-without-subnets",
+    ),
+    pytest.param(
+        {
+            "vpcMode": "existing",
+            "existingVpcId": "",
+            "existingPublicSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
+            "existingPrivateSubnetIds": ["subnet-0ccc3333", "subnet-0ddd4444"],
+        },
+        "dev",
+        "rust-on-aws:existingVpcId: vpcMode existing needs a VPC id vpc-<hex>, got ''; "
+        "fix: pulumi config set existingVpcId 'vpc-0123456789abcdef0' -s dev",
+        id="existing-vpc-without-id",
+    ),
+    pytest.param(
+        {"databaseMode": "external", "externalDbHost": "db.example.internal"},
+        "dev",
+        "rust-on-aws:externalDbSecretArn: databaseMode external needs a Secrets Manager secret "
+        "ARN, got ''; fix: pulumi config set externalDbSecretArn "
+        "'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf' -s dev",
+        id="external-db-without-secret",
+    ),
+    pytest.param(
+        {
+            "databaseMode": "external",
+            "externalDbSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-x",
+        },
+        "dev",
+        "rust-on-aws:externalDbHost: databaseMode external needs the database host name, "
+        "got ''; fix: pulumi config set externalDbHost 'db.example.internal' -s dev",
+        id="external-db-without-host",
+    ),
+    pytest.param(
+        {"vpcCidr": "10.0.0.0/33"},
+        "dev",
+        "rust-on-aws:vpcCidr: must be a private IPv4 network of /16 to /24, got '10.0.0.0/33'; "
+        "fix: pulumi config set vpcCidr '10.0.0.0/16' -s dev",
+        id="cidr-invalid",
+    ),
+    pytest.param(
+        {"vpcCidr": "8.8.0.0/16"},
+        "dev",
+        "rust-on-aws:vpcCidr: must be a private IPv4 network of /16 to /24, got '8.8.0.0/16'; "
+        "fix: pulumi config set vpcCidr '10.0.0.0/16' -s dev",
+        id="cidr-public",
+    ),
+    pytest.param(
+        {"serviceCpu": 256, "serviceMemoryMb": 4096},
+        "dev",
+        "rust-on-aws:serviceMemoryMb: must be a Fargate memory size for serviceCpu 256 "
+        "(512..2048 in steps of 512), got 4096; "
+        "fix: pulumi config set serviceMemoryMb '512' -s dev",
+        id="fargate-size",
+    ),
+    pytest.param(
+        {"apiThrottleRateLimit": 100, "apiThrottleBurstLimit": 50},
+        "dev",
+        "rust-on-aws:apiThrottleBurstLimit: must be at least apiThrottleRateLimit (100), got 50; "
+        "fix: pulumi config set apiThrottleBurstLimit '100' -s dev",
+        id="burst-below-rate",
+    ),
+    pytest.param(
+        {"handlerReservedConcurrency": 0},
+        "dev",
+        "rust-on-aws:handlerReservedConcurrency: 0 would throttle every request; use -1 for "
+        "unreserved or a positive number, got 0; "
+        "fix: pulumi config set handlerReservedConcurrency '-1' -s dev",
+        id="reserved-zero",
+    ),
+    pytest.param(
+        {"existingPublicSubnetIds": "subnet-1,subnet-2"},
+        "dev",
+        "rust-on-aws:existingPublicSubnetIds: must be a list of strings, got None; "
+        "fix: pulumi config set existingPublicSubnetIds '[\"subnet-0abc\"]' -s dev",
+        id="wrong-type-array",
+    ),
+    pytest.param(
+        {"dbMaxAllocatedStorageGb": 20, "dbAllocatedStorageGb": 50},
+        "dev",
+        "rust-on-aws:dbMaxAllocatedStorageGb: must be at least dbAllocatedStorageGb (50), got 20; "
+        "fix: pulumi config set dbMaxAllocatedStorageGb '50' -s dev",
+        id="storage-ceiling-below-initial",
+    ),
+    pytest.param(
+        {"apiStageName": "v1/beta"},
+        "dev",
+        "rust-on-aws:apiStageName: must match [A-Za-z0-9_]{1,64}, got 'v1/beta'; "
+        "fix: pulumi config set apiStageName 'v1' -s dev",
+        id="stage-name",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "stack", "expected"), BAD)
+def test_bad_configuration_is_rejected_with_one_line(
+    changes: dict[str, object], stack: str, expected: str
+) -> None:
+    assert errors(stack, **changes) == (expected,)
+
+
+def test_every_error_is_reported_at_once() -> None:
+    found = errors(lambdaMemoryMb=64, logRetentionDays=10, scheduleExpression="hourly")
+    assert [e.split(":")[1] for e in found] == [
+        "logRetentionDays",
+        "lambdaMemoryMb",
+        "scheduleExpression",
+    ]
+    with pytest.raises(ConfigError) as info:
+        load(lambdaMemoryMb=64, logRetentionDays=10)
+    message = str(info.value)
+    assert message.startswith("invalid configuration of stack 'dev' (2 error(s)):\n  - ")
+    assert all("\n" not in line for line in info.value.errors)
+
+
+def test_production_rules_do_not_apply_to_development() -> None:
+    settings = load("dev", dbDeletionProtection=False, protectStateful=False)
+    assert settings.production is False
+
+
+def test_external_database_needs_no_instance_settings() -> None:
+    settings = load(
+        databaseMode="external",
+        externalDbHost="db.example.internal",
+        externalDbSecretArn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+    )
+    assert settings.database.mode == "external"
+    assert settings.database.external_port == 5432
+
+
+def test_existing_vpc_mode_carries_ids() -> None:
+    settings = load(
+        vpcMode="existing",
+        existingVpcId="vpc-0123456789abcdef0",
+        existingPublicSubnetIds=["subnet-0aaa1111", "subnet-0bbb2222"],
+        existingPrivateSubnetIds=["subnet-0ccc3333", "subnet-0ddd4444"],
+    )
+    assert settings.network.existing_private_subnet_ids == ("subnet-0ccc3333", "subnet-0ddd4444")
+
+
+def test_zero_and_false_are_kept_not_defaulted() -> None:
+    settings = load(authorizerCacheTtlSeconds=0, serviceMigrateOnStart=False, eventRetryAttempts=0)
+    assert settings.api.authorizer_cache_ttl_seconds == 0
+    assert settings.service.migrate_on_start is False
+    assert settings.events.retry_attempts == 0
+
+
+def test_defaults_come_from_pulumi_yaml(tmp_path: Path) -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project["config"]["rust-on-aws:lambdaMemoryMb"]["default"] = 2048
+    changed = tmp_path / "Pulumi.yaml"
+    changed.write_text(yaml.safe_dump(project))
+    raw = {"environment": "development"}
+    settings = load_settings(raw.get, stack="dev", project_file=changed)
+    assert settings.lambdas.memory_mb == 2048
+    assert load_settings(raw.get, stack="dev").lambdas.memory_mb == 128
+
+
+def test_every_declared_key_is_read_and_every_read_key_declared() -> None:
+    schema = load_schema()
+    read: list[str] = []
+    source = values()
+
+    def raw(key: str) -> str | None:
+        read.append(key)
+        return source.get(key)
+
+    load_settings(raw, stack="dev")
+    assert sorted(set(read)) == sorted(schema)
+    assert all(spec.description for spec in schema.values())
+
+
+def test_stack_files_hold_declared_keys_only() -> None:
+    schema = load_schema()
+    for stack in ("dev", "sandbox", "prod"):
+        doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        keys = set(doc["config"])
+        assert "aws:region" in keys
+        unknown = {k for k in keys if k.startswith(NS) and k[len(NS) :] not in schema}
+        assert unknown == set(), stack
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "rate(1 hour)",
+        "rate(5 minutes)",
+        "rate(1 day)",
+        "rate(7 days)",
+        "cron(15 3 * * ? *)",
+        "cron(0 9 ? * MON-FRI *)",
+        "cron(0/15 * * * ? *)",
+        "cron(0 0 L * ? *)",
+        "cron(0 8 ? * 2#1 *)",
+        "cron(30 1 1,15 JAN,JUL ? 2030-2035)",
+    ],
+)
+def test_valid_schedule_expressions(expression: str) -> None:
+    assert schedule_problem(expression) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("rate(0 minutes)", "the rate value must be positive"),
+        ("rate(5 minute)", "the rate unit must be singular for 1 and plural otherwise"),
+        ("rate(1 week)", "must be rate(<positive integer> minute(s)|hour(s)|day(s))"),
+        ("rate(-1 hours)", "must be rate(<positive integer> minute(s)|hour(s)|day(s))"),
+        (
+            "cron(0 12 * * ?)",
+            "cron takes six fields (minutes hours day-of-month month day-of-week year)",
+        ),
+        ("cron(60 12 * * ? *)", "cron field minutes '60' is not valid (0..59, , - * /)"),
+        ("cron(0 24 * * ? *)", "cron field hours '24' is not valid (0..23, , - * /)"),
+        ("cron(0 12 ? FOO * *)", "cron field month 'FOO' is not valid (1..12, , - * /)"),
+        ("cron(0 12 ? * ? *)", "exactly one of day-of-month and day-of-week must be ?"),
+        ("every hour", "must be rate(...) or cron(...)"),
+    ],
+)
+def test_invalid_schedule_expressions(expression: str, problem: str) -> None:
+    assert schedule_problem(expression) == problem
