@@ -11,21 +11,51 @@ GOBIN ?= $(shell go env GOPATH 2>/dev/null)/bin
 RIE := $(GOBIN)/aws-lambda-rie
 RIE_VERSION ?= v0.0.0-20261030222936-bef5c4ba774d
 SETUP_STAMP := $(VENV)/.setup-$(shell cat requirements.txt | sha256sum | cut -c1-12)
+# checkov gets its own venv: its pins (boto3, networkx, packaging) clash with pulumi's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact
+CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-$(shell cat requirements-checkov.txt | sha256sum | cut -c1-12)
+ACTIONLINT := $(GOBIN)/actionlint
+ACTIONLINT_VERSION ?= v1.7.12
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:55432/postgres
 
 .PHONY: help setup build plan plans plan-diff test lint typecheck test-py test-rust postgres \
-        preview up destroy bench clean
+        preview up destroy bench clean static policy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-setup: $(SETUP_STAMP) $(RIE) ## idempotent: .venv with pinned requirements, aws-lambda-rie
+setup: $(SETUP_STAMP) $(RIE) $(CHECKOV_STAMP) $(ACTIONLINT) ## idempotent: .venv with pinned requirements, aws-lambda-rie
 $(SETUP_STAMP): requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	rm -f $(VENV)/.setup-* && touch $@
 $(RIE):
-	go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	# CGO off: a static binary that needs nothing from the minimal Lambda root it runs in.
+	CGO_ENABLED=0 go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	rm -f $(CHECKOV_VENV)/.setup-* && touch $@
+$(ACTIONLINT):
+	go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+static: setup ## actionlint on the workflows; checkov on the Dockerfiles and workflows
+	$(ACTIONLINT) -color=false
+	# build/Dockerfile*: a throwaway build container, run as the calling user (docker run
+	# --user) and exiting when the build ends: CKV_DOCKER_2 (HEALTHCHECK) and CKV_DOCKER_3
+	# (USER) are about long-running service images and do not apply. No other skip.
+	$(CHECKOV) --framework dockerfile --skip-check CKV_DOCKER_2,CKV_DOCKER_3 \
+	  $(addprefix -f ,$(wildcard build/Dockerfile*))
+	$(CHECKOV) --framework dockerfile github_actions -d .github/workflows \
+	  $(addprefix -f ,$(wildcard app/Dockerfile))
+
+policy-check: setup ## the guardrails (policy/) over every stack's offline plan (fixture manifest)
+	for s in dev sandbox prod; do \
+	  $(PY) -m plan --stack $$s --manifest tests/fixtures/manifest.json \
+	    --out dist/plan-fixture-$$s.json >/dev/null; done
+	$(PY) -m policy.offline dist/plan-fixture-dev.json dist/plan-fixture-sandbox.json \
+	  dist/plan-fixture-prod.json
 
 build: setup ## compile app/ once, audit, bundle, zip: dist/*.zip + dist/manifest.json
 	$(PY) -m build all
@@ -45,7 +75,7 @@ plan-diff: setup ## Markdown diff of the offline plan of STACK between BASE and 
 postgres: ## start the test PostgreSQL on 127.0.0.1:55432 (idempotent)
 	scripts/postgres.sh start
 
-test: setup postgres lint typecheck test-rust test-py ## everything CI runs
+test: setup postgres lint typecheck static policy-check test-rust test-py ## everything CI runs
 
 lint: setup
 	$(VENV)/bin/ruff check .
