@@ -1,0 +1,78 @@
+"""The workflows keep their guarantees: pinned actions, least permissions, one deploy at a time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+ACTIONS = sorted((ROOT / ".github" / "actions").glob("*/action.yml"))
+PINNED = re.compile(r"^\s*-?\s*uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # v\d[\w.]*\s*$")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOWS} >= {"preview.yml", "deploy-sandbox.yml", "drift.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=lambda p: p.name)
+def test_third_party_actions_are_pinned_to_a_commit_with_its_version(path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "uses:" not in line or "uses: ./" in line:
+            continue
+        assert PINNED.match(line), f"{path.name}: not pinned to a full SHA + '# vX': {line.strip()}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_permissions(path: Path) -> None:
+    workflow = _load(path)
+    assert workflow.get("permissions") == {}, f"{path.name}: top-level permissions must be {{}}"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{path.name}: job {name} declares no permissions"
+        assert "write-all" not in str(job["permissions"])
+        if job["permissions"].get("id-token") == "write":
+            steps = " ".join(str(s.get("uses", "")) for s in job["steps"])
+            assert "configure-aws-credentials" in steps, f"{name}: id-token without AWS OIDC"
+
+
+def test_previews_use_oidc_and_skip_forks() -> None:
+    job = _load(ROOT / ".github/workflows/preview.yml")["jobs"]["cloud-preview"]
+    assert "head.repo.full_name == github.repository" in job["if"]
+    text = (ROOT / ".github/workflows/preview.yml").read_text()
+    assert "aws-access-key-id" not in text
+    assert "role-to-assume" in text
+
+
+def test_one_deployment_per_stack_and_the_same_bytes() -> None:
+    for name in ("deploy-sandbox.yml", "promote.yml"):
+        workflow = _load(ROOT / ".github/workflows" / name)
+        deploy = workflow["jobs"]["deploy"]
+        assert deploy["concurrency"]["cancel-in-progress"] is False
+        runs = " ".join(str(s.get("run", "")) for s in deploy["steps"])
+        assert "scripts/verify_manifest.py" in runs
+        assert "tests/smoke/smoke.py" in runs
+        assert "make build" not in runs, f"{name} must deploy the artifact, not rebuild"
+
+
+def test_drift_is_a_read_only_refresh_preview_that_fails_on_changes() -> None:
+    workflow = _load(ROOT / ".github/workflows/drift.yml")
+    raw: dict[Any, Any] = dict(workflow)
+    triggers = raw.get("on", raw.get(True))  # YAML 1.1 reads the key `on` as True
+    assert isinstance(triggers, dict)
+    assert "schedule" in triggers
+    steps = workflow["jobs"]["drift"]["steps"]
+    pulumi = next(s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["refresh"] is True
+    assert pulumi["with"]["expect-no-changes"] is True
+    assert set(workflow["jobs"]["drift"]["strategy"]["matrix"]["stack"]) == {"sandbox", "prod"}
