@@ -43,6 +43,11 @@ def mock_id(type_: str, name: str) -> str:
     return _ID_PREFIX[type_] + h if type_ in _ID_PREFIX else f"{name}-{h[:8]}"
 
 
+def mock_name(type_: str, name: str) -> str:
+    """The physical name the mocks auto-name resource `name` of `type_` with (like Pulumi's)."""
+    return f"{name}-{_hex(type_, name)[:7]}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Returns inputs plus the outputs AWS would compute, so every `apply` runs."""
 
@@ -63,7 +68,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         t, name, inputs, r = args.typ, args.name, dict(args.inputs), self.region
         h = _hex(t, name)
         rid = mock_id(t, name)
-        physical = inputs.get("name") or f"{name}-{h[:7]}"
+        physical = inputs.get("name") or mock_name(t, name)
         out: dict[str, Any] = {**inputs}
         service = t.split(":")[1].split("/")[0]
         out.setdefault("arn", f"arn:aws:{service}:{r}:{ACCOUNT}:{physical}")

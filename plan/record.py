@@ -182,4 +182,7 @@ def write_plan(entries: list[dict[str, Any]], path: Path) -> None:
         "w", dir=path.parent, prefix=f".{path.name}.", delete=False
     ) as handle:
         handle.write(dumps(entries))
+    umask = os.umask(0)
+    os.umask(umask)
+    Path(handle.name).chmod(0o666 & ~umask)  # NamedTemporaryFile creates 0600
     Path(handle.name).replace(path)

@@ -1,0 +1,233 @@
+"""The issue's "must be true" list and the wiring, on the plan of every stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from components.routes import load_routes
+from components.settings import LOG_RETENTION_DAYS
+from plan.mocks import mock_id, mock_name
+from plan.record import run_plan
+from plan.view import Plan, policy_json
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
+
+FN = "aws:lambda/function:Function"
+ALIAS_INVOKE = (
+    "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+    "arn:aws:lambda:eu-west-1:123456789012:function:{}:live/invocations"
+)
+
+
+def stack_values(stack: str) -> dict:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def test_four_rust_functions(plan: Plan, stack: str) -> None:
+    functions = plan.of(FN)
+    assert sorted(f["name"] for f in functions) == [
+        f"rust-on-aws-{stack}-{n}" for n in ("authorizer", "event", "handler", "timer")
+    ]
+    for function in functions:
+        inputs = function["inputs"]
+        assert inputs["runtime"] == "provided.al2023"
+        assert inputs["handler"] == "bootstrap"
+        assert inputs["architectures"] == ["x86_64"]
+        assert inputs["code"]["path"].endswith(".zip")
+        assert inputs["publish"] is True
+
+
+def test_one_service_one_image(plan: Plan) -> None:
+    assert len(plan.of("aws:ecs/service:Service")) == 1
+    assert len(plan.of("docker:index/image:Image")) == 1
+
+
+def test_token_authorizer_uses_the_authorizer_function(plan: Plan, stack: str) -> None:
+    authorizer = plan.one("aws:apigateway/authorizer:Authorizer")["inputs"]
+    assert authorizer["type"] == "TOKEN"
+    assert authorizer["authorizerUri"] == ALIAS_INVOKE.format(f"rust-on-aws-{stack}-authorizer")
+
+
+def test_every_method_is_custom_and_every_route_has_one(plan: Plan, stack: str) -> None:
+    methods = plan.of("aws:apigateway/method:Method")
+    authorizer_id = mock_id(
+        "aws:apigateway/authorizer:Authorizer", f"rust-on-aws-{stack}-rest-authorizer"
+    )
+    assert methods
+    assert all(m["inputs"]["authorization"] == "CUSTOM" for m in methods)
+    assert all(m["inputs"]["authorizerId"] == authorizer_id for m in methods)
+    routes = load_routes(ROOT / "app" / "routes.json")
+    assert sorted(m["inputs"]["httpMethod"] for m in methods) == sorted(r.method for r in routes)
+    assert len(methods) == len(routes)
+
+
+def test_integrations_target_the_handler_alias(plan: Plan, stack: str) -> None:
+    integrations = plan.of("aws:apigateway/integration:Integration")
+    assert len(integrations) == len(plan.of("aws:apigateway/method:Method"))
+    for integration in integrations:
+        assert integration["inputs"]["type"] == "AWS_PROXY"
+        assert integration["inputs"]["uri"] == ALIAS_INVOKE.format(f"rust-on-aws-{stack}-handler")
+
+
+def test_event_rules(plan: Plan, stack: str) -> None:
+    rules = plan.of("aws:cloudwatch/eventRule:EventRule")
+    patterns = [r for r in rules if "eventPattern" in r["inputs"]]
+    schedules = [r for r in rules if "scheduleExpression" in r["inputs"]]
+    assert len(patterns) == 1
+    assert len(schedules) == 1
+    expected = stack_values(stack)["rust-on-aws:scheduleExpression"]
+    assert schedules[0]["inputs"]["scheduleExpression"] == expected
+    pattern = policy_json(patterns[0]["inputs"]["eventPattern"])
+    repo = plan.one("aws:ecr/repository:Repository")
+    assert pattern["detail"]["repository-name"] == [mock_name(repo["type"], repo["name"])]
+
+
+def test_database_encrypted_private_no_password(plan: Plan) -> None:
+    rds = plan.one("aws:rds/instance:Instance")["inputs"]
+    assert rds["storageEncrypted"] is True
+    assert rds["publiclyAccessible"] is False
+    assert rds["manageMasterUserPassword"] is True
+    assert "password" not in rds
+
+
+def test_every_permission_has_a_source_arn(plan: Plan) -> None:
+    permissions = plan.of("aws:lambda/permission:Permission")
+    assert len(permissions) == 4
+    assert all(p["inputs"].get("sourceArn", "").startswith("arn:aws:") for p in permissions)
+
+
+def _statements(plan: Plan) -> list[dict]:
+    found = []
+    for entry in plan:
+        for key in ("policy", "assumeRolePolicy"):
+            value = entry["inputs"].get(key)
+            if entry["type"].startswith(("aws:iam/", "aws:sqs/")) and value:
+                found += policy_json(value)["Statement"]
+    return found
+
+
+def test_no_policy_allows_every_action(plan: Plan) -> None:
+    statements = _statements(plan)
+    assert len(statements) > 10
+    for statement in statements:
+        actions = statement["Action"]
+        actions = [actions] if isinstance(actions, str) else actions
+        assert "*" not in actions
+        assert all(not a.endswith(":*") for a in actions)
+
+
+def test_log_groups_exist_before_functions(plan: Plan) -> None:
+    for function in plan.of(FN):
+        group = plan.one("aws:cloudwatch/logGroup:LogGroup", f"{function['name']}-logs")
+        assert group["urn"] in function["dependsOn"]
+        assert group["inputs"]["name"] == f"/aws/lambda/{function['name']}"
+
+
+def test_log_retention_everywhere(plan: Plan, stack: str) -> None:
+    expected = stack_values(stack)["rust-on-aws:logRetentionDays"]
+    assert expected in LOG_RETENTION_DAYS
+    groups = plan.of("aws:cloudwatch/logGroup:LogGroup")
+    assert len(groups) == 6
+    assert {g["inputs"]["retentionInDays"] for g in groups} == {expected}
+
+
+def test_no_password_in_any_environment(plan: Plan) -> None:
+    for function in plan.of(FN):
+        variables = function["inputs"]["environment"]["variables"]
+        assert not [k for k in variables if "PASSWORD" in k]
+        assert "DB_SECRET_ARN" in variables
+    task = plan.one("aws:ecs/taskDefinition:TaskDefinition")["inputs"]
+    [container] = json.loads(task["containerDefinitions"])
+    assert not [e for e in container["environment"] if "PASSWORD" in e["name"]]
+    assert {s["name"] for s in container["secrets"]} == {"DB_USERNAME", "DB_PASSWORD"}
+    text = json.dumps(plan.entries)
+    assert "mock-ecr-password" not in text
+
+
+def test_lambda_environment_per_contract(plan: Plan, stack: str) -> None:
+    common = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_SSLMODE", "RUST_LOG"}
+    env = {
+        f["name"].rsplit("-", 1)[1]: f["inputs"]["environment"]["variables"] for f in plan.of(FN)
+    }
+    assert set(env["handler"]) == common
+    assert set(env["authorizer"]) == common
+    assert set(env["event"]) == common | {"ECR_REPOSITORY_NAME"}
+    assert set(env["timer"]) == common | {"TOKEN_RETENTION_DAYS", "COMMAND_RETENTION_DAYS"}
+    repo = plan.one("aws:ecr/repository:Repository")
+    assert env["event"]["ECR_REPOSITORY_NAME"] == mock_name(repo["type"], repo["name"])
+    assert env["handler"]["DB_SSLMODE"] == "require"
+    assert env["timer"]["TOKEN_RETENTION_DAYS"] == "30"
+    rds = plan.one("aws:rds/instance:Instance")
+    assert env["handler"]["DB_HOST"].startswith(rds["name"])
+
+
+def test_database_admits_only_the_service_and_the_lambdas(plan: Plan, stack: str) -> None:
+    sg = "aws:ec2/securityGroup:SecurityGroup"
+    prefix = f"rust-on-aws-{stack}"
+    db_sg = mock_id(sg, f"{prefix}-db-sg")
+    rules = [
+        r["inputs"]
+        for r in plan.of("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"]["securityGroupId"] == db_sg
+    ]
+    assert {r["referencedSecurityGroupId"] for r in rules} == {
+        mock_id(sg, f"{prefix}-server-task-sg"),
+        *(mock_id(sg, f"{prefix}-{n}-sg") for n in ("authorizer", "handler", "event", "timer")),
+    }
+    assert all((r["fromPort"], r["toPort"], r["ipProtocol"]) == (5432, 5432, "tcp") for r in rules)
+    assert all("cidrIpv4" not in r for r in rules)
+
+
+def test_stateful_resources_protected_in_prod_only(plan: Plan, stack: str) -> None:
+    stateful = [
+        plan.one("aws:rds/instance:Instance"),
+        plan.one("aws:ecr/repository:Repository"),
+        *plan.of("aws:cloudwatch/logGroup:LogGroup"),
+    ]
+    assert {e["protect"] for e in stateful} == {stack == "prod"}
+    rds = plan.one("aws:rds/instance:Instance")["inputs"]
+    assert rds["deletionProtection"] is (stack == "prod")
+    assert rds["multiAz"] is (stack == "prod")
+    others = [e for e in plan if e not in stateful]
+    assert not [e["name"] for e in others if e["protect"]]
+
+
+def test_stacks_differ_in_size(plan: Plan, stack: str) -> None:
+    nats = len(plan.of("aws:ec2/natGateway:NatGateway"))
+    handler = plan.one(FN, f"rust-on-aws-{stack}-handler")["inputs"]
+    target = plan.one("aws:appautoscaling/target:Target")["inputs"]
+    shape = (nats, handler.get("reservedConcurrentExecutions"), target["maxCapacity"])
+    assert shape == {"dev": (1, None, 2), "sandbox": (1, None, 3), "prod": (2, 200, 10)}[stack]
+
+
+def test_every_resource_belongs_to_a_component(plan: Plan) -> None:
+    components = {e["name"] for e in plan if not e["custom"]}
+    assert {e["type"].split(":")[1] for e in plan if not e["custom"]} == {
+        "network",
+        "database",
+        "service",
+        "rust_lambda",
+        "rest_api",
+        "event_rules",
+    }
+    assert all(e["parent"] is None for e in plan if not e["custom"])
+    assert all(e["parent"] in components for e in plan if e["custom"])
+
+
+def test_plan_is_machine_independent(plan: Plan) -> None:
+    text = json.dumps(plan.entries)
+    assert str(ROOT) not in text
+    assert "<computed>" not in text  # preview=False: every output resolved
+    for entry in plan:
+        assert set(entry) >= {"type", "name", "parent", "urn", "inputs"}
+        assert entry["urn"].endswith(f"::{entry['name']}")
+
+
+def test_runs_repeat_in_one_process(stack_entries) -> None:
+    first = run_plan("dev", root=ROOT, manifest=MANIFEST)
+    second = run_plan("dev", root=ROOT, manifest=MANIFEST)
+    assert first == second == stack_entries("dev")

@@ -1,0 +1,139 @@
+"""__main__.py end to end under mocks: exports, and errors before any resource."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.manifest import ManifestError
+from components.routes import RouteError
+from components.settings import ConfigError
+from plan.mocks import RecordingMonitor
+from plan.record import run_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
+NS = "rust-on-aws:"
+
+
+def test_exports_exactly_the_five_outputs() -> None:
+    monitor = RecordingMonitor()
+    run_plan("dev", root=ROOT, manifest=MANIFEST, monitor=monitor)
+    exports = monitor.exports
+    assert sorted(exports) == [
+        "api_url",
+        "database_endpoint",
+        "ecr_repository_url",
+        "function_names",
+        "service_url",
+    ]
+    assert exports["api_url"].startswith("https://")
+    assert exports["api_url"].endswith(".execute-api.eu-west-1.amazonaws.com/v1")
+    assert exports["service_url"].startswith("http://")
+    assert exports["function_names"] == {
+        n: f"rust-on-aws-dev-{n}" for n in ("authorizer", "handler", "event", "timer")
+    }
+    assert exports["ecr_repository_url"].startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/")
+    assert exports["database_endpoint"].endswith(".rds.amazonaws.com:5432")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({NS + "environment": None}, "environment"),
+        ({NS + "lambdaMemoryMb": "huge"}, "lambdaMemoryMb"),
+        ({NS + "scheduleExpression": "rate(2 hour)"}, "scheduleExpression"),
+        ({NS + "architecture": "sparc"}, "architecture"),
+        ({NS + "logRetentionDays": 2}, "logRetentionDays"),
+        ({NS + "natGateways": 3}, "natGateways"),
+        ({NS + "environment": "production"}, "dbDeletionProtection"),
+    ],
+)
+def test_bad_config_stops_before_any_resource(overrides: dict, key: str) -> None:
+    monitor = RecordingMonitor()
+    with pytest.raises(ConfigError) as info:
+        run_plan("dev", root=ROOT, manifest=MANIFEST, overrides=overrides, monitor=monitor)
+    assert any(e.startswith(f"{NS}{key}: ") for e in info.value.errors)
+    assert monitor.registrations == []
+
+
+def test_external_database_and_existing_vpc_stack() -> None:
+    overrides = {
+        NS + "vpcMode": "existing",
+        NS + "existingVpcId": "vpc-0123456789abcdef0",
+        NS + "existingPublicSubnetIds": ["subnet-0aaa1111", "subnet-0bbb2222"],
+        NS + "existingPrivateSubnetIds": ["subnet-0ccc3333", "subnet-0ddd4444"],
+        NS + "databaseMode": "external",
+        NS + "externalDbHost": "pg.example.internal",
+        NS + "externalDbSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pg-x",
+    }
+    entries = run_plan("dev", root=ROOT, manifest=MANIFEST, overrides=overrides)
+    types = {e["type"] for e in entries}
+    assert "aws:ec2/vpc:Vpc" not in types
+    assert "aws:rds/instance:Instance" not in types
+    handler = next(e for e in entries if e["name"] == "rust-on-aws-dev-handler" and e["custom"])
+    env = handler["inputs"]["environment"]["variables"]
+    assert env["DB_HOST"] == "pg.example.internal"
+    assert env["DB_SECRET_ARN"] == overrides[NS + "externalDbSecretArn"]
+    assert handler["inputs"]["vpcConfig"]["subnetIds"] == ["subnet-0ccc3333", "subnet-0ddd4444"]
+
+
+@pytest.fixture
+def dist(tmp_path: Path) -> Path:
+    shutil.copytree(MANIFEST.parent, tmp_path / "dist", ignore=shutil.ignore_patterns("*.py"))
+    return tmp_path / "dist"
+
+
+def test_stale_zip_stops_before_any_resource(dist: Path) -> None:
+    (dist / "timer.zip").write_bytes(b"changed after the build")
+    monitor = RecordingMonitor()
+    with pytest.raises(ManifestError, match=r"timer zip .* is stale: .*; run `make build`$"):
+        run_plan("dev", root=ROOT, manifest=dist / "manifest.json", monitor=monitor)
+    assert monitor.registrations == []
+
+
+def test_architecture_mismatch_stops_before_any_resource(dist: Path) -> None:
+    monitor = RecordingMonitor()
+    with pytest.raises(ManifestError, match=r"architecture 'x86_64' differs .* 'arm64'"):
+        run_plan(
+            "dev",
+            root=ROOT,
+            manifest=dist / "manifest.json",
+            overrides={NS + "architecture": "arm64"},
+            monitor=monitor,
+        )
+    assert monitor.registrations == []
+
+
+def test_arm64_build_gives_arm64_functions_and_image(dist: Path) -> None:
+    path = dist / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["architecture"] = "arm64"
+    for entry in (*doc["functions"].values(), doc["server"]):
+        entry["architecture"] = "arm64"
+    path.write_text(json.dumps(doc))
+    entries = run_plan("dev", root=ROOT, manifest=path, overrides={NS + "architecture": "arm64"})
+    functions = [e for e in entries if e["type"] == "aws:lambda/function:Function"]
+    assert {tuple(f["inputs"]["architectures"]) for f in functions} == {("arm64",)}
+    image = next(e for e in entries if e["type"] == "docker:index/image:Image")
+    assert image["inputs"]["build"]["platform"] == "linux/arm64"
+
+
+def test_bad_route_table_stops_before_any_resource(tmp_path: Path) -> None:
+    routes = tmp_path / "routes.json"
+    routes.write_text(
+        json.dumps({"version": 1, "routes": [{"method": "GET", "path": "/x y", "scope": "s"}]})
+    )
+    monitor = RecordingMonitor()
+    with pytest.raises(RouteError, match="path segment 'x y'"):
+        run_plan(
+            "dev",
+            root=ROOT,
+            manifest=MANIFEST,
+            overrides={NS + "routesPath": str(routes)},
+            monitor=monitor,
+        )
+    assert monitor.registrations == []
