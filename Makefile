@@ -63,11 +63,15 @@ build: setup ## compile app/ once, audit, bundle, zip: dist/*.zip + dist/manifes
 dist/manifest.json:
 	$(MAKE) build
 
-plan: setup dist/manifest.json ## offline plan of STACK (default dev) under mocks: dist/plan-$(STACK).json
-	$(PY) -m plan --stack $(STACK)
+# MANIFEST=tests/fixtures/manifest.json plans with the fixture artifacts instead of `make build`'s.
+PLAN_MANIFEST := $(if $(MANIFEST),,dist/manifest.json)
+PLAN_ARGS := $(if $(MANIFEST),--manifest $(MANIFEST))
 
-plans: setup dist/manifest.json ## offline plans of every stack
-	for s in dev sandbox prod; do $(PY) -m plan --stack $$s; done
+plan: setup $(PLAN_MANIFEST) ## offline plan of STACK (default dev) under mocks: dist/plan-$(STACK).json
+	$(PY) -m plan --stack $(STACK) $(PLAN_ARGS)
+
+plans: setup $(PLAN_MANIFEST) ## offline plans of every stack
+	for s in dev sandbox prod; do $(PY) -m plan --stack $$s $(PLAN_ARGS); done
 
 plan-diff: setup ## Markdown diff of the offline plan of STACK between BASE and the work tree
 	$(PY) -m plan diff --stack $(STACK) --base $(BASE)
