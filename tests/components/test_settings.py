@@ -411,3 +411,9 @@ def test_valid_schedule_expressions(expression: str) -> None:
 )
 def test_invalid_schedule_expressions(expression: str, problem: str) -> None:
     assert schedule_problem(expression) == problem
+
+
+def test_components_readme_documents_every_key() -> None:
+    readme = (ROOT / "components" / "README.md").read_text()
+    missing = [key for key in load_schema() if f"| `{key}` |" not in readme]
+    assert missing == []
