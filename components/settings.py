@@ -9,10 +9,11 @@ resource is created.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -613,24 +614,51 @@ def _events(r: _Reader) -> EventSettings:
     )
 
 
+def _unknown_keys(r: _Reader, configured: Iterable[str]) -> None:
+    """A `rust-on-aws:` key the project does not declare is a typo: it would be ignored."""
+    for full in sorted(configured):
+        if not full.startswith(f"{PROJECT}:"):
+            continue
+        key = full.split(":", 1)[1]
+        if key in r.schema:
+            continue
+        near = difflib.get_close_matches(key, list(r.schema), n=1)
+        hint = f"did you mean {near[0]}? " if near else ""
+        r.errors.append(
+            f"{full}: not a key Pulumi.yaml declares, got {r.raw(key)!r}; "
+            f"fix: {hint}pulumi config rm {key} -s {r.stack}"
+        )
+
+
+def _runtime_keys() -> set[str]:
+    from pulumi.runtime import config  # noqa: PLC0415 - only the program's default path
+
+    return set(config.CONFIG.get()) | set(config.get_config_env())
+
+
 def load_settings(
     raw: Callable[[str], str | None] | None = None,
     *,
     stack: str | None = None,
+    configured: Iterable[str] | None = None,
     project_file: Path = PROJECT_FILE,
 ) -> Settings:
     """Read and validate every key; raise one ConfigError listing all problems.
 
     `raw(key)` returns the stack's value of `rust-on-aws:<key>` as the Pulumi engine passes it
     (a string; arrays as JSON) or None when unset; by default it is `pulumi.Config().get`.
+    `configured` lists the stack's full config keys, to reject undeclared (misspelt) ones; by
+    default, with `raw` unset, the keys the Pulumi runtime holds.
     """
     if raw is None or stack is None:
         import pulumi  # noqa: PLC0415 - only the program's default path needs the runtime
 
         if raw is None:
             raw = pulumi.Config(PROJECT).get
+            configured = _runtime_keys() if configured is None else configured
         stack = stack if stack is not None else pulumi.get_stack()
     r = _Reader(raw, load_schema(project_file), stack)
+    _unknown_keys(r, configured or ())
 
     production = r.choice("environment", ("development", "production")) == "production"
     manifest = r.string("manifestPath", "dist/manifest.json")

@@ -50,6 +50,7 @@ def test_exports_exactly_the_five_outputs() -> None:
         ({NS + "logRetentionDays": 2}, "logRetentionDays"),
         ({NS + "natGateways": 3}, "natGateways"),
         ({NS + "environment": "production"}, "dbDeletionProtection"),
+        ({NS + "scheduleExpresion": "rate(1 hour)"}, "scheduleExpresion"),
     ],
 )
 def test_bad_config_stops_before_any_resource(overrides: dict, key: str) -> None:

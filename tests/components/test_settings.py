@@ -291,6 +291,16 @@ def test_bad_configuration_is_rejected_with_one_line(
     assert errors(stack, **changes) == (expected,)
 
 
+def test_misspelt_key_is_rejected_with_a_suggestion() -> None:
+    raw = values(lambdaMemoryMB=256)
+    with pytest.raises(ConfigError) as info:
+        load_settings(raw.get, stack="dev", configured=[NS + k for k in raw] + ["aws:region"])
+    assert info.value.errors == (
+        "rust-on-aws:lambdaMemoryMB: not a key Pulumi.yaml declares, got '256'; "
+        "fix: did you mean lambdaMemoryMb? pulumi config rm lambdaMemoryMB -s dev",
+    )
+
+
 def test_every_error_is_reported_at_once() -> None:
     found = errors(lambdaMemoryMb=64, logRetentionDays=10, scheduleExpression="hourly")
     assert [e.split(":")[1] for e in found] == [
