@@ -115,6 +115,7 @@ service = Service(
         log_retention_days=settings.log_retention_days,
         keep_images=settings.events.ecr_keep_images,
         protect=settings.protect,
+        load_balancer_deletion_protection=settings.protect,
         tags=tags,
     ),
 )

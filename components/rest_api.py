@@ -63,6 +63,8 @@ class RestApiArgs:
     """Access log retention, days. Default 14."""
     protect: bool = False
     """Pulumi `protect` on the access log group. Default false."""
+    xray_tracing: bool = True
+    """X-Ray tracing on the stage (FSBP APIGateway.3). Default true."""
     manage_account_logging_role: bool = True
     """Set the account-wide API Gateway CloudWatch role (access logging needs one per region)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -249,6 +251,7 @@ class RestApi(pulumi.ComponentResource):
             rest_api=api.id,
             deployment=deployment.id,
             stage_name=args.stage_name,
+            xray_tracing_enabled=args.xray_tracing,
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=log_group.arn, format=ACCESS_LOG_FORMAT
             ),

@@ -66,6 +66,8 @@ class ServiceArgs:
     """ECR lifecycle: keep the newest this many images. Default 20."""
     protect: bool = False
     """Pulumi `protect` on the repository and the log group. Default false."""
+    load_balancer_deletion_protection: bool = False
+    """AWS deletion protection on the load balancer (FSBP ELB.6). Default false; true in prod."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every taggable resource."""
 
@@ -272,6 +274,7 @@ class Service(pulumi.ComponentResource):
             subnets=args.public_subnet_ids,
             security_groups=[alb_sg.id],
             drop_invalid_header_fields=True,
+            enable_deletion_protection=args.load_balancer_deletion_protection,
             tags=tags,
             opts=child,
         )

@@ -28,21 +28,7 @@ class Waiver:
         return violation.rule == self.rule and fnmatchcase(violation.resource or "", self.resource)
 
 
-WAIVERS: tuple[Waiver, ...] = (
-    Waiver(
-        "apigateway-stage-xray",
-        "rust-on-aws-*-rest-stage",
-        "the program does not trace yet: set xray_tracing_enabled=True on the stage in "
-        "components/rest_api.py (and grant the functions X-Ray), then delete this waiver",
-    ),
-    Waiver(
-        "alb-deletion-protection-in-prod",
-        "rust-on-aws-prod-*",
-        "the ALB holds no state and is recreated by `pulumi up`: pass the stack's deletion "
-        "protection setting to enable_deletion_protection in components/service.py, then "
-        "delete this waiver",
-    ),
-)
+WAIVERS: tuple[Waiver, ...] = ()
 
 
 def waiver_for(violation: Violation, waivers: tuple[Waiver, ...] = WAIVERS) -> Waiver | None:
