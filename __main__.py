@@ -116,6 +116,7 @@ service = Service(
         keep_images=settings.events.ecr_keep_images,
         protect=settings.protect,
         load_balancer_deletion_protection=settings.protect,
+        certificate_arn=svc.certificate_arn,
         tags=tags,
     ),
 )
@@ -168,6 +169,7 @@ rest_api = RestApi(
         authorizer=functions["authorizer"],
         stage_name=api.stage_name,
         authorizer_cache_ttl_seconds=api.authorizer_cache_ttl_seconds,
+        manage_account_logging_role=api.manage_account_logging_role,
         throttle_rate_limit=api.throttle_rate_limit,
         throttle_burst_limit=api.throttle_burst_limit,
         log_retention_days=settings.log_retention_days,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +16,9 @@ from components.iam import assume_role_policy, policy_document
 TYPE = "rust-on-aws:service:Service"
 CONTAINER = "server"
 HEALTH_CHECK_PATH = "/healthz"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+"""TLS 1.3 and 1.2 only (FSBP ELB.17)."""
+ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
 _PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 _CPU_ARCH = {"x86_64": "X86_64", "arm64": "ARM64"}
 
@@ -66,6 +70,9 @@ class ServiceArgs:
     """ECR lifecycle: keep the newest this many images. Default 20."""
     protect: bool = False
     """Pulumi `protect` on the repository and the log group. Default false."""
+    certificate_arn: str | None = None
+    """ACM certificate ARN for an HTTPS listener on 443 (TLS 1.2+ policy); HTTP on 80 then only
+    redirects to HTTPS. Default none: HTTP on 80 forwards to the tasks."""
     load_balancer_deletion_protection: bool = False
     """AWS deletion protection on the load balancer (FSBP ELB.6). Default false; true in prod."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -100,6 +107,11 @@ class Service(pulumi.ComponentResource):
             )
         if not args.image_tag:
             raise ValueError(f"Service {name}: image_tag must not be empty")
+        if args.certificate_arn is not None and not ACM_ARN.fullmatch(args.certificate_arn):
+            raise ValueError(
+                f"Service {name}: certificate_arn must be an ACM certificate ARN "
+                f"(arn:aws:acm:<region>:<account>:certificate/<uuid>), got {args.certificate_arn!r}"
+            )
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = args.tags
@@ -229,16 +241,18 @@ class Service(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-task-sg"},
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-alb-http",
-            security_group_id=alb_sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="tcp",
-            from_port=80,
-            to_port=80,
-            description="HTTP from the internet",
-            opts=child,
-        )
+        public_ports = {80: "HTTP"} | ({443: "HTTPS"} if args.certificate_arn else {})
+        for port, proto in public_ports.items():
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-{proto.lower()}",
+                security_group_id=alb_sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                description=f"{proto} from the internet",
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-to-tasks",
             security_group_id=alb_sg.id,
@@ -297,16 +311,7 @@ class Service(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        listener = aws.lb.Listener(
-            f"{name}-http",
-            load_balancer_arn=alb.arn,
-            port=80,
-            protocol="HTTP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
-            ],
-            opts=child,
-        )
+        listener = self._listeners(name, args, alb, target_group, child)
 
         # --- cluster, task, service ----------------------------------------------------------
         cluster = aws.ecs.Cluster(
@@ -426,7 +431,8 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.url = pulumi.Output.concat("http://", alb.dns_name)
+        scheme = "https://" if args.certificate_arn else "http://"
+        self.url = pulumi.Output.concat(scheme, alb.dns_name)
         self.repository_url = repo.repository_url
         self.repository_name = repo.name
         self.repository_arn = repo.arn
@@ -442,3 +448,47 @@ class Service(pulumi.ComponentResource):
                 "security_group_id": self.security_group_id,
             }
         )
+
+    @staticmethod
+    def _listeners(
+        name: str,
+        args: ServiceArgs,
+        alb: aws.lb.LoadBalancer,
+        target_group: aws.lb.TargetGroup,
+        child: pulumi.ResourceOptions,
+    ) -> aws.lb.Listener:
+        """HTTPS forwarding and HTTP redirecting with a certificate; HTTP forwarding without.
+
+        Returns the listener that forwards to the tasks (the service depends on it).
+        """
+        forward = aws.lb.ListenerDefaultActionArgs(
+            type="forward", target_group_arn=target_group.arn
+        )
+        if args.certificate_arn:
+            listener: aws.lb.Listener | None = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[forward],
+                opts=child,
+            )
+            http_action = aws.lb.ListenerDefaultActionArgs(
+                type="redirect",
+                redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                    protocol="HTTPS", port="443", status_code="HTTP_301"
+                ),
+            )
+        else:
+            listener, http_action = None, forward
+        http = aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[http_action],
+            opts=child,
+        )
+        return listener or http

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 import yaml
 
+from components.service import ACM_ARN
+
 PROJECT = "rust-on-aws"
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = ROOT / "Pulumi.yaml"
@@ -118,6 +120,7 @@ class ServiceSettings:
     max_count: int
     cpu_target_percent: int
     migrate_on_start: bool
+    certificate_arn: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +140,7 @@ class ApiSettings:
     throttle_rate_limit: int
     throttle_burst_limit: int
     authorizer_cache_ttl_seconds: int
+    manage_account_logging_role: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -538,6 +542,15 @@ def _service(r: _Reader) -> ServiceSettings:
             desired,
             fix("serviceDesiredCount", min_count),
         )
+    certificate = r.string("serviceCertificateArn", "")
+    if certificate and not ACM_ARN.fullmatch(certificate):
+        r.fail(
+            "serviceCertificateArn",
+            "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>) "
+            "or empty for HTTP only",
+            certificate,
+            r.set_fix("serviceCertificateArn", "arn:aws:acm:<region>:<account>:certificate/<uuid>"),
+        )
     return ServiceSettings(
         cpu=cpu,
         memory_mb=memory,
@@ -546,6 +559,7 @@ def _service(r: _Reader) -> ServiceSettings:
         max_count=max_count,
         cpu_target_percent=r.integer("serviceCpuTargetPercent", 10, 90, "percent"),
         migrate_on_start=r.boolean("serviceMigrateOnStart"),
+        certificate_arn=certificate or None,
     )
 
 
@@ -593,6 +607,7 @@ def _api(r: _Reader) -> ApiSettings:
         throttle_rate_limit=rate,
         throttle_burst_limit=burst,
         authorizer_cache_ttl_seconds=r.integer("authorizerCacheTtlSeconds", 0, 3600, "seconds"),
+        manage_account_logging_role=r.boolean("apiGatewayAccountLogging"),
     )
 
 

@@ -119,6 +119,35 @@ def test_load_balancer_service_and_scaling(run) -> None:
     assert ingress["fromPort"] == ingress["toPort"] == 8080
 
 
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
+LISTENER = "aws:lb/listener:Listener"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def test_http_only_without_certificate(run) -> None:
+    plan = run(lambda: Service("s", args()))
+    [http] = plan.of(LISTENER)
+    assert (http["inputs"]["port"], http["inputs"]["protocol"]) == (80, "HTTP")
+    assert http["inputs"]["defaultActions"][0]["type"] == "forward"
+    assert [e["name"] for e in plan.of(INGRESS) if e["name"].startswith("s-alb-")] == ["s-alb-http"]
+
+
+def test_certificate_serves_https_and_redirects_http(run) -> None:
+    plan = run(
+        lambda: Service("s", args(certificate_arn=CERT, load_balancer_deletion_protection=True))
+    )
+    https = plan.inputs(LISTENER, "s-https")
+    assert (https["port"], https["protocol"], https["certificateArn"]) == (443, "HTTPS", CERT)
+    assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["defaultActions"][0]["type"] == "forward"
+    http = plan.inputs(LISTENER, "s-http")
+    assert http["defaultActions"][0]["type"] == "redirect"
+    assert http["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
+    assert plan.inputs(INGRESS, "s-alb-https")["fromPort"] == 443
+    assert plan.one(LISTENER, "s-https")["urn"] in plan.one("aws:ecs/service:Service")["dependsOn"]
+    assert plan.inputs("aws:lb/loadBalancer:LoadBalancer")["enableDeletionProtection"] is True
+
+
 def test_arm64(run) -> None:
     plan = run(lambda: Service("s", args(architecture="arm64")))
     assert plan.inputs("docker:index/image:Image")["build"]["platform"] == "linux/arm64"
@@ -146,6 +175,12 @@ def test_protect_covers_repository_and_logs(run) -> None:
             "Service s: architecture must be x86_64 or arm64, got 'riscv64'",
         ),
         ({"image_tag": ""}, "Service s: image_tag must not be empty"),
+        (
+            {"certificate_arn": "arn:aws:iam::123456789012:server-certificate/x"},
+            "Service s: certificate_arn must be an ACM certificate ARN "
+            "(arn:aws:acm:<region>:<account>:certificate/<uuid>), "
+            "got 'arn:aws:iam::123456789012:server-certificate/x'",
+        ),
     ],
 )
 def test_guards(run, changes: dict[str, object], message: str) -> None:

@@ -281,6 +281,16 @@ BAD = [
         "fix: pulumi config set apiStageName 'v1' -s dev",
         id="stage-name",
     ),
+    pytest.param(
+        {"serviceCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/nope"},
+        "dev",
+        "rust-on-aws:serviceCertificateArn: must be an ACM certificate ARN "
+        "(arn:aws:acm:<region>:<account>:certificate/<uuid>) or empty for HTTP only, "
+        "got 'arn:aws:acm:eu-west-1:123456789012:certificate/nope'; "
+        "fix: pulumi config set serviceCertificateArn "
+        "'arn:aws:acm:<region>:<account>:certificate/<uuid>' -s dev",
+        id="certificate-arn",
+    ),
 ]
 
 
