@@ -1,0 +1,111 @@
+"""Offline plan of each stack (``python -m plan --stack S --manifest tests/fixtures/manifest.json``)
+as a subprocess: wall time (Python start-up and imports included, as a user sees it) and peak
+memory, stacks interleaved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import builds, table
+from bench.measure import timed
+from bench.outcome import Table, Target, median
+from bench.stats import summarize
+
+NAME = "plan"
+LIMIT_SECONDS = 2.0
+MANIFEST = Path("tests/fixtures/manifest.json")
+
+
+def stacks(repo: Path) -> list[str]:
+    """Every ``Pulumi.<stack>.yaml`` of the project, in the order dev, sandbox, prod, others."""
+    found = [
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in repo.glob("Pulumi.*.yaml")
+    ]
+    order = {"dev": 0, "sandbox": 1, "prod": 2}
+    return sorted(found, key=lambda s: (order.get(s, 9), s))
+
+
+def argv(ctx: builds.Context, stack: str) -> list[str]:
+    out = ctx.work / "plans" / f"plan-{stack}.json"
+    return [
+        str(ctx.python),
+        "-m",
+        "plan",
+        "--stack",
+        stack,
+        "--manifest",
+        str(MANIFEST),
+        "--out",
+        str(out),
+    ]
+
+
+def run(
+    ctx: builds.Context, *, runs: int, say: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    names = stacks(ctx.repo)
+    (ctx.work / "plans").mkdir(parents=True, exist_ok=True)
+    raw: dict[str, list[dict[str, Any]]] = {s: [] for s in names}
+    for i in range(runs):
+        for stack in names:
+            result = timed(argv(ctx, stack), cwd=ctx.repo, log=ctx.logs / f"plan-{stack}.log")
+            say(
+                f"plan {i + 1}/{runs}: {stack}: {result.seconds:.2f} s, "
+                f"{result.max_rss_kib / 1024:.0f} MiB, exit {result.exit_code}"
+            )
+            raw[stack].append(result.as_dict())
+    medians: dict[str, float] = {}
+    extra: dict[str, Any] = {}
+    for stack in names:
+        ok = [r for r in raw[stack] if r["exit_code"] == 0]
+        if ok:
+            medians[f"{stack}.seconds"] = summarize([r["seconds"] for r in ok]).median
+            medians[f"{stack}.max_rss_mib"] = max(r["max_rss_kib"] for r in ok) / 1024
+            extra[f"{stack}.summary"] = summarize([r["seconds"] for r in ok]).as_dict()
+        plan_file = ctx.work / "plans" / f"plan-{stack}.json"
+        if plan_file.is_file():
+            extra[f"{stack}.plan_bytes"] = plan_file.stat().st_size
+    commands = {s: [a.replace(str(ctx.work), "$WORK") for a in argv(ctx, s)] for s in names}
+    return commands, raw, medians, extra
+
+
+def tables(doc: dict[str, Any]) -> list[Table]:
+    rows = []
+    for stack, runs in doc.get("runs", {}).items():
+        summary = doc["extra"].get(f"{stack}.summary")
+        rss = median(doc, f"{stack}.max_rss_mib")
+        rows.append(
+            (
+                stack,
+                table.seconds(summary["median"]) if summary else "failed",
+                f"{table.seconds(summary['min'])} / {table.seconds(summary['max'])}"
+                if summary
+                else "-",
+                str(len(runs)),
+                f"{rss:.0f} MiB" if rss else "-",
+            )
+        )
+    return [
+        Table(
+            "Offline plan per stack (subprocess, fixture manifest)",
+            ("stack", "median", "min / max", "runs", "peak RSS"),
+            tuple(rows),
+        )
+    ]
+
+
+def targets(doc: dict[str, Any]) -> list[Target]:
+    out = []
+    for stack in doc.get("runs", {}):
+        value = median(doc, f"{stack}.seconds")
+        out.append(
+            Target(
+                f"offline plan of {stack}",
+                f"< {LIMIT_SECONDS:.0f} s",
+                table.seconds(value),
+                None if value is None else value < LIMIT_SECONDS,
+            )
+        )
+    return out
