@@ -103,8 +103,8 @@ up: setup dist/manifest.json ## pulumi up -s STACK (needs the Pulumi CLI and AWS
 destroy: setup ## pulumi destroy -s STACK (needs the Pulumi CLI and AWS credentials)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi destroy --stack $(STACK)
 
-bench: setup ## side-by-side benchmarks: bench/results/*.json
-	$(PY) -m bench
+bench: setup ## side-by-side benchmarks: bench/results/*.json (BENCH_ARGS="--only plan --runs 3")
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean: ## remove dist/ and app/target/
 	rm -rf dist app/target

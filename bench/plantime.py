@@ -4,6 +4,7 @@ memory, stacks interleaved."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ from bench.stats import summarize
 NAME = "plan"
 LIMIT_SECONDS = 2.0
 MANIFEST = Path("tests/fixtures/manifest.json")
+# `python -m plan` ends with "  total  <resources>  (<seconds> s)": the time of run_plan alone.
+PROGRAM_TIME = re.compile(r"^\s*total\s+(\d+)\s+\(([\d.]+) s\)\s*$", re.MULTILINE)
+
+
+def program_time(log: Path) -> tuple[int, float] | None:
+    """Resources and seconds of the last plan in ``log`` (run_plan only: no start-up)."""
+    found = PROGRAM_TIME.findall(log.read_text(errors="replace")) if log.is_file() else []
+    return (int(found[-1][0]), float(found[-1][1])) if found else None
 
 
 def stacks(repo: Path) -> list[str]:
@@ -55,7 +64,14 @@ def run(
                 f"plan {i + 1}/{runs}: {stack}: {result.seconds:.2f} s, "
                 f"{result.max_rss_kib / 1024:.0f} MiB, exit {result.exit_code}"
             )
-            raw[stack].append(result.as_dict())
+            inner = program_time(Path(result.log))
+            raw[stack].append(
+                {
+                    **result.as_dict(),
+                    "resources": inner[0] if inner else None,
+                    "program_seconds": inner[1] if inner else None,
+                }
+            )
     medians: dict[str, float] = {}
     extra: dict[str, Any] = {}
     for stack in names:
@@ -64,6 +80,12 @@ def run(
             medians[f"{stack}.seconds"] = summarize([r["seconds"] for r in ok]).median
             medians[f"{stack}.max_rss_mib"] = max(r["max_rss_kib"] for r in ok) / 1024
             extra[f"{stack}.summary"] = summarize([r["seconds"] for r in ok]).as_dict()
+            program = [r["program_seconds"] for r in ok if r.get("program_seconds") is not None]
+            if program:
+                medians[f"{stack}.program_seconds"] = summarize(program).median
+                medians[f"{stack}.startup_seconds"] = (
+                    medians[f"{stack}.seconds"] - medians[f"{stack}.program_seconds"]
+                )
         plan_file = ctx.work / "plans" / f"plan-{stack}.json"
         if plan_file.is_file():
             extra[f"{stack}.plan_bytes"] = plan_file.stat().st_size
@@ -84,13 +106,25 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 if summary
                 else "-",
                 str(len(runs)),
+                table.seconds(median(doc, f"{stack}.program_seconds")),
+                table.seconds(median(doc, f"{stack}.startup_seconds")),
+                str(next((r["resources"] for r in runs if r.get("resources")), "-")),
                 f"{rss:.0f} MiB" if rss else "-",
             )
         )
     return [
         Table(
             "Offline plan per stack (subprocess, fixture manifest)",
-            ("stack", "median", "min / max", "runs", "peak RSS"),
+            (
+                "stack",
+                "median",
+                "min / max",
+                "runs",
+                "of which run_plan",
+                "start-up + imports + write",
+                "resources",
+                "peak RSS",
+            ),
             tuple(rows),
         )
     ]
