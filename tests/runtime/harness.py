@@ -193,6 +193,7 @@ def build_root(
     for device in DEVICES:
         (dest / "dev" / device).touch()
     _write_etc(dest / "etc", users or {"sbx_user1051": SANDBOX_UID})
+    _write_ld_cache(dest)
     return RootLayout(path=dest, libraries=tuple(sorted(libs)), loader=loader)
 
 
@@ -214,6 +215,20 @@ def _write_etc(etc: Path, users: Mapping[str, int]) -> None:
         shutil.copyfile(HOST_CA_BUNDLE, certs / "ca-bundle.crt")
     (etc / "ssl").mkdir()
     (etc / "ssl" / "certs").symlink_to("../pki/tls/certs")
+
+
+def _write_ld_cache(root: Path) -> None:
+    """/etc/ld.so.cache listing /usr/lib64, as the runtime image has.
+
+    The host's loader (Debian's) searches /lib/x86_64-linux-gnu by default, Amazon Linux's
+    searches /lib64 and /usr/lib64; the cache makes a process that sets no LD_LIBRARY_PATH (the
+    ECS server) find the runtime's libraries the way it would on Amazon Linux.
+    """
+    (root / "etc" / "ld.so.conf").write_text("/usr/lib64\n")
+    ldconfig = _tool("ldconfig")
+    proc = subprocess.run([ldconfig, "-r", str(root)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(f"ldconfig -r {root} failed: {proc.stderr.strip()}")
 
 
 def unpack_zip(archive: Path, dest: Path) -> list[str]:

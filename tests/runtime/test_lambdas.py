@@ -1,0 +1,518 @@
+"""The four zips of dist/, exactly as built, under aws-lambda-rie in a minimal root.
+
+Each function runs from its unpacked zip in /var/task of a root holding only what the runtime
+policy provides, with Lambda's environment, its database secret in moto's Secrets Manager and a
+fresh PostgreSQL database migrated by the real ``server migrate``. Events start from the samples
+in app/events/ (the exact shapes AWS sends) with the test's own tokens, ids and digests put in.
+Assertions are on the responses and on the database afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import json
+import secrets
+import string
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.routes import Route, load_routes
+from tests.runtime.harness import (
+    SANDBOX_UID,
+    Invocation,
+    Jail,
+    RieFunction,
+    build_root,
+    free_port,
+    install_rie,
+)
+from tests.runtime.harness import unpack_zip as unpack
+from tests.runtime.services import (
+    ECR_REPOSITORY,
+    FUNCTIONS,
+    REGION,
+    ROOT,
+    Artifacts,
+    Database,
+    Moto,
+    record_init,
+    sample_events,
+    server_env,
+    server_jail,
+)
+
+pytestmark = [pytest.mark.rie, pytest.mark.postgres]
+
+ROUTES: tuple[Route, ...] = load_routes(ROOT / "app" / "routes.json")
+METHOD_ARN = f"arn:aws:execute-api:{REGION}:123456789012:abcdef1234/prod/GET/devices"
+ARN_PREFIX = f"arn:aws:execute-api:{REGION}:123456789012:abcdef1234/prod"
+OWNER = "runtime-owner"
+
+
+def route_arn(route: Route) -> str:
+    """The contract's resource ARN of a route: each {param} becomes *."""
+    path = "/".join("*" if s.startswith("{") else s for s in route.segments)
+    return f"{ARN_PREFIX}/{route.method}/{path}"
+
+
+def first_event(function: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """A deep copy of the first sample event of ``function`` that ``predicate`` accepts."""
+    for name, event in sample_events(function).items():
+        if isinstance(event, dict) and predicate(event):
+            return copy.deepcopy(event)
+        del name
+    pytest.fail(f"app/events/{function}/ has no sample event of the expected shape")
+
+
+def new_token() -> tuple[str, str, str]:
+    """(token, id, sha256) in the app's format: roa_<12 a-z0-9>_<40 A-Za-z0-9>."""
+    lower = string.ascii_lowercase + string.digits
+    token_id = "".join(secrets.choice(lower) for _ in range(12))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    token = f"roa_{token_id}_{secret}"
+    return token, token_id, hashlib.sha256(token.encode()).hexdigest()
+
+
+def insert_token(db: Database, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"):
+    token, token_id, digest = new_token()
+    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
+    db.sql(
+        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
+        f"VALUES ('{token_id}', '{digest}', '{OWNER}', {array}, {expires}, {revoked})"
+    )
+    return token, token_id
+
+
+@pytest.fixture(scope="module")
+def running(
+    start_function: Callable[..., RieFunction], artifacts: Artifacts
+) -> Iterator[Callable[[str], RieFunction]]:
+    """function -> its emulator, started once per module; the first invoke's init is recorded."""
+    functions: dict[str, RieFunction] = {}
+
+    def get(function: str) -> RieFunction:
+        if function not in functions:
+            functions[function] = start_function(function)
+        return functions[function]
+
+    yield get
+    for name, fn in functions.items():
+        record_init(name, fn, artifacts)
+
+
+def invoke_ok(fn: RieFunction, event: Any) -> Any:
+    result = fn.invoke(event)
+    assert result.status == 200, result.body
+    assert not result.is_function_error, f"{result.body!r}\n{fn.log()[-3000:]}"
+    return result.json()
+
+
+# ---------------------------------------------------------------------------------------------
+# authorizer
+
+
+def authorizer_event(token_header: str | None) -> dict[str, Any]:
+    event = first_event("authorizer", lambda e: e.get("type") == "TOKEN")
+    event["methodArn"] = METHOD_ARN
+    if token_header is None:
+        event.pop("authorizationToken", None)
+    else:
+        event["authorizationToken"] = token_header
+    return event
+
+
+def issue_token(server_root: Path, artifacts: Artifacts, db: Database, scopes: list[str]) -> str:
+    """A token issued by the real `server issue-token` in its minimal root."""
+    argv = [f"/app/{artifacts.server_binary}", "issue-token", "--owner", OWNER]
+    for scope in scopes:
+        argv += ["--scope", scope]
+    proc = server_jail(server_root).run(argv, env=server_env(db))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
+    running: Callable[[str], RieFunction],
+    server_root: Path,
+    artifacts: Artifacts,
+    database: Database,
+) -> None:
+    fn = running("authorizer")
+    scopes = sorted({r.scope for r in ROUTES})
+    all_scopes = issue_token(server_root, artifacts, database, scopes)
+    out = invoke_ok(fn, authorizer_event(f"Bearer {all_scopes}"))
+    assert out["principalId"] == OWNER
+    [statement] = out["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "execute-api:Invoke"
+    assert sorted(statement["Resource"]) == sorted(route_arn(r) for r in ROUTES)
+    assert set(out["context"]["scopes"].split()) == set(scopes)
+
+    # A narrower token: only the routes its one scope grants.
+    read_only = issue_token(server_root, artifacts, database, ["devices:read"])
+    out = invoke_ok(fn, authorizer_event(f"Bearer {read_only}"))
+    [statement] = out["policyDocument"]["Statement"]
+    granted = [r for r in ROUTES if r.scope == "devices:read"]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Resource"]) == sorted(route_arn(r) for r in granted)
+    assert len(granted) < len(ROUTES)
+
+
+@pytest.mark.parametrize("case", ["revoked", "expired", "unknown"])
+def test_authorizer_denies_revoked_expired_and_unknown_tokens(
+    case: str, running: Callable[[str], RieFunction], database: Database
+) -> None:
+    scopes = ["devices:read", "devices:write"]
+    if case == "revoked":
+        token, _ = insert_token(database, scopes, revoked="now() - interval '1 minute'")
+    elif case == "expired":
+        token, _ = insert_token(database, scopes, expires="now() - interval '1 hour'")
+    else:
+        token, _, _ = new_token()
+    out = invoke_ok(running("authorizer"), authorizer_event(f"Bearer {token}"))
+    statements = out["policyDocument"]["Statement"]
+    assert statements, out
+    assert all(s["Effect"] == "Deny" for s in statements), out
+    assert "Allow" not in json.dumps(out)
+
+
+@pytest.mark.parametrize(
+    "header", [None, "", "Bearer", "Basic dXNlcjpwYXNz", "Bearer not-a-token", "roa_x_y"]
+)
+def test_authorizer_answers_unauthorized_to_a_missing_or_malformed_header(
+    header: str | None, running: Callable[[str], RieFunction]
+) -> None:
+    result = running("authorizer").invoke(authorizer_event(header))
+    assert result.is_function_error, result.body
+    assert result.json()["errorMessage"] == "Unauthorized"
+
+
+def test_authorizer_never_allows_when_the_database_is_down(
+    start_function: Callable[..., RieFunction],
+    server_root: Path,
+    artifacts: Artifacts,
+    database: Database,
+) -> None:
+    token = issue_token(server_root, artifacts, database, ["devices:read"])
+    fn = start_function("authorizer", DB_PORT=str(free_port()))  # nothing listens there
+    result = fn.invoke(authorizer_event(f"Bearer {token}"))
+    assert "Allow" not in result.body.decode(errors="replace"), result.body
+    assert result.is_function_error or result.status != 200, result.body
+    # and it stays that way on the next invocation
+    again = fn.invoke(authorizer_event(f"Bearer {token}"))
+    assert "Allow" not in again.body.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# handler
+
+DEVICE = "rt-sensor-1"
+VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/devices"): {"id": DEVICE, "name": "Runtime test sensor"},
+    ("POST", "/devices/{device_id}/commands"): {"command": "reboot", "payload": {"delay_s": 5}},
+    ("POST", "/devices/{device_id}/tags"): {"key": "env", "value": "runtime"},
+}
+
+
+def proxy_event(
+    method: str,
+    resource: str,
+    *,
+    params: dict[str, str] | None = None,
+    body: str | None = None,
+    scopes: list[str] | None = None,
+) -> dict[str, Any]:
+    """A REST proxy event built on a sample from app/events/handler/."""
+    event = first_event("handler", lambda e: "httpMethod" in e and "resource" in e)
+    params = params or {}
+    path = resource
+    for key, value in params.items():
+        path = path.replace("{" + key + "}", value)
+    event.update(
+        httpMethod=method,
+        resource=resource,
+        path=path,
+        pathParameters=params or None,
+        queryStringParameters=None,
+        multiValueQueryStringParameters=None,
+        body=body,
+        isBase64Encoded=False,
+    )
+    context = event.setdefault("requestContext", {})
+    context.update(httpMethod=method, resourcePath=resource, path=f"/prod{path}")
+    context["authorizer"] = {
+        "principalId": OWNER,
+        "scopes": " ".join(scopes if scopes is not None else sorted({r.scope for r in ROUTES})),
+        "integrationLatency": 3,
+    }
+    return event
+
+
+def call(fn: RieFunction, event: dict[str, Any]) -> tuple[int, Any]:
+    out = invoke_ok(fn, event)
+    body = out.get("body")
+    return int(out["statusCode"]), json.loads(body) if body else None
+
+
+def test_handler_serves_every_route_and_writes_the_database(
+    running: Callable[[str], RieFunction], database: Database
+) -> None:
+    fn = running("handler")
+    served: set[tuple[str, str]] = set()
+    # Creating the device first: every other route needs it.
+    ordered = sorted(ROUTES, key=lambda r: (r.path != "/devices" or r.method != "POST", r.path))
+    for route in ordered:
+        params = {"device_id": DEVICE} if "{device_id}" in route.path else None
+        body = VALID_BODIES.get((route.method, route.path))
+        status, doc = call(
+            fn,
+            proxy_event(
+                route.method,
+                route.path,
+                params=params,
+                body=json.dumps(body) if body is not None else None,
+            ),
+        )
+        assert 200 <= status < 300, (route, status, doc)
+        served.add((route.method, route.path))
+    assert served == {(r.method, r.path) for r in ROUTES}
+
+    [device] = database.rows(f"SELECT id, owner, name FROM devices WHERE id = '{DEVICE}'")
+    assert device == {"id": DEVICE, "owner": OWNER, "name": "Runtime test sensor"}
+    [command] = database.rows(f"SELECT command, payload FROM commands WHERE device_id = '{DEVICE}'")
+    assert command == {"command": "reboot", "payload": {"delay_s": 5}}
+    [tag] = database.rows(f"SELECT key, value FROM device_tags WHERE device_id = '{DEVICE}'")
+    assert tag == {"key": "env", "value": "runtime"}
+
+
+def test_handler_rejects_bad_json_unknown_ids_and_unknown_routes(
+    running: Callable[[str], RieFunction], database: Database
+) -> None:
+    fn = running("handler")
+    before = database.sql("SELECT count(*) FROM devices")
+    status, doc = call(fn, proxy_event("POST", "/devices", body='{"id": "x", "name": '))
+    assert status == 400, doc
+    assert "JSON" in doc["error"]["message"]
+    assert database.sql("SELECT count(*) FROM devices") == before
+
+    status, doc = call(
+        fn, proxy_event("GET", "/devices/{device_id}", params={"device_id": "nope-404"})
+    )
+    assert status == 404, doc
+
+    status, doc = call(fn, proxy_event("GET", "/no/such/route"))
+    assert status == 404, doc
+
+    status, doc = call(fn, proxy_event("GET", "/devices", scopes=["images:read"]))
+    assert status == 403, doc
+
+
+def test_handler_reports_a_malformed_event_and_keeps_serving(
+    running: Callable[[str], RieFunction],
+) -> None:
+    fn = running("handler")
+    result = fn.invoke({"not": "a proxy event", "httpMethod": 42})
+    assert result.is_function_error, result.body
+    status, _ = call(fn, proxy_event("GET", "/devices"))
+    assert status == 200
+
+
+def test_handler_answers_every_sample_event_without_crashing(
+    running: Callable[[str], RieFunction],
+) -> None:
+    """The samples in app/events/handler/ as they are: an answer (never a 5xx) or an error."""
+    fn = running("handler")
+    for name, event in sample_events("handler").items():
+        result = fn.invoke(event)
+        assert result.status == 200, (name, result.body)
+        doc = result.json()
+        if not result.is_function_error:
+            assert int(doc["statusCode"]) < 500, (name, doc)
+    assert fn.alive()
+
+
+# ---------------------------------------------------------------------------------------------
+# event
+
+
+def push_image(moto: Moto, tag: str, config_size: int) -> str:
+    """Push an image manifest to moto's ECR; returns its digest."""
+    ecr = moto.client("ecr")
+    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName=ECR_REPOSITORY)
+    layer = hashlib.sha256(tag.encode()).hexdigest()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": config_size,
+            "digest": f"sha256:{hashlib.sha256(b'config' + tag.encode()).hexdigest()}",
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": config_size * 10,
+                "digest": f"sha256:{layer}",
+            }
+        ],
+    }
+    out = ecr.put_image(
+        repositoryName=ECR_REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag
+    )
+    return str(out["image"]["imageId"]["imageDigest"])
+
+
+def ecr_event(digest: str, tag: str) -> dict[str, Any]:
+    event = first_event("event", lambda e: e.get("detail-type") == "ECR Image Action")
+    event["region"] = REGION
+    event["detail"].update(
+        {
+            "action-type": "PUSH",
+            "result": "SUCCESS",
+            "repository-name": ECR_REPOSITORY,
+            "image-digest": digest,
+            "image-tag": tag,
+        }
+    )
+    return event
+
+
+def test_event_records_a_pushed_image_with_its_size_from_ecr(
+    running: Callable[[str], RieFunction], moto: Moto, database: Database
+) -> None:
+    digest = push_image(moto, "v1.2.3", 7023)
+    [detail] = moto.client("ecr").describe_images(
+        repositoryName=ECR_REPOSITORY, imageIds=[{"imageDigest": digest}]
+    )["imageDetails"]
+    out = invoke_ok(running("event"), ecr_event(digest, "v1.2.3"))
+    assert out["outcome"] == "recorded", out
+    assert out["image"]["digest"] == digest
+    assert out["image"]["size_bytes"] == detail["imageSizeInBytes"]
+    [row] = database.rows(
+        f"SELECT repository, tag, size_bytes, pushed_at IS NOT NULL AS has_push_time "
+        f"FROM images WHERE digest = '{digest}'"
+    )
+    assert row == {
+        "repository": ECR_REPOSITORY,
+        "tag": "v1.2.3",
+        "size_bytes": detail["imageSizeInBytes"],
+        "has_push_time": True,
+    }
+
+
+def test_event_reports_a_malformed_event_and_the_next_invocation_works(
+    running: Callable[[str], RieFunction], moto: Moto, database: Database
+) -> None:
+    fn = running("event")
+    malformed = ecr_event("sha256:" + "0" * 64, "bad")
+    malformed["detail"]["action-type"] = 42
+    result = fn.invoke(malformed)
+    assert result.is_function_error, result.body
+    assert fn.invoke(b"[1, 2, 3]").is_function_error
+
+    digest = push_image(moto, "v2.0.0", 4242)
+    out = invoke_ok(fn, ecr_event(digest, "v2.0.0"))
+    assert out["outcome"] == "recorded"
+    assert database.sql(f"SELECT size_bytes FROM images WHERE digest = '{digest}'") == "4242"
+
+
+# ---------------------------------------------------------------------------------------------
+# timer
+
+
+def test_timer_purges_expired_tokens_and_returns_the_counts(
+    running: Callable[[str], RieFunction], database: Database
+) -> None:
+    scopes = ["devices:read"]
+    _, old_expired = insert_token(database, scopes, expires="now() - interval '40 days'")
+    _, old_revoked = insert_token(database, scopes, revoked="now() - interval '31 days'")
+    _, recent = insert_token(database, scopes, expires="now() - interval '1 day'")
+    _, live = insert_token(database, scopes, expires="now() + interval '1 day'")
+    database.sql(
+        f"INSERT INTO devices (id, owner, name) VALUES ('rt-timer', '{OWNER}', 'Timer device') "
+        "ON CONFLICT DO NOTHING"
+    )
+    database.sql(
+        "INSERT INTO commands (device_id, command, payload, issued_by, created_at) VALUES "
+        f"('rt-timer', 'old', '{{}}', '{OWNER}', now() - interval '100 days'), "
+        f"('rt-timer', 'new', '{{}}', '{OWNER}', now())"
+    )
+    due_tokens = int(
+        database.sql(
+            "SELECT count(*) FROM api_tokens WHERE expires_at < now() - interval '30 days' "
+            "OR revoked_at < now() - interval '30 days'"
+        )
+    )
+    due_commands = int(
+        database.sql("SELECT count(*) FROM commands WHERE created_at < now() - interval '90 days'")
+    )
+    assert due_tokens >= 2 and due_commands >= 1
+
+    event = first_event("timer", lambda e: e.get("detail-type") == "Scheduled Event")
+    out = invoke_ok(running("timer"), event)
+    assert out["tokens_purged"] == due_tokens
+    assert out["commands_purged"] == due_commands
+
+    left = {r["id"] for r in database.rows("SELECT id FROM api_tokens")}
+    assert old_expired not in left and old_revoked not in left
+    assert {recent, live} <= left
+    commands = [
+        r["command"]
+        for r in database.rows("SELECT command FROM commands WHERE device_id = 'rt-timer'")
+    ]
+    assert commands == ["new"]
+
+    # Nothing left to purge: a second run reports zeros.
+    again = invoke_ok(running("timer"), event)
+    assert (again["tokens_purged"], again["commands_purged"]) == (0, 0)
+
+
+def test_timer_refuses_an_event_that_is_not_a_schedule(
+    running: Callable[[str], RieFunction],
+) -> None:
+    event = first_event("timer", lambda e: e.get("detail-type") == "Scheduled Event")
+    event["detail-type"] = "ECR Image Action"
+    assert running("timer").invoke(event).is_function_error
+
+
+# ---------------------------------------------------------------------------------------------
+# Negative control
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_bootstrap_without_its_bundled_libraries_fails_to_start(
+    function: str,
+    artifacts: Artifacts,
+    policy: Any,
+    rie_binary: Path,
+    function_env: Callable[..., dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """The same zip repacked without lib/ must not start: proves the root hides the host's."""
+    stripped = tmp_path / f"{function}-nolib.zip"
+    with zipfile.ZipFile(artifacts.zip(function)) as src, zipfile.ZipFile(stripped, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.startswith("lib/"):
+                dst.writestr(info, src.read(info))
+    root = tmp_path / "root"
+    build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
+    install_rie(rie_binary, root)
+    names = unpack(stripped, root / "var" / "task")
+    assert names == ["bootstrap"]
+    bundled = [b["soname"] for b in artifacts.manifest["functions"][function].get("bundled", [])]
+    assert "libpq.so.5" in bundled, bundled
+    with RieFunction(
+        Jail(root, SANDBOX_UID, SANDBOX_UID), function_env(function), tmp_path / "rie.log"
+    ) as fn:
+        result: Invocation = fn.invoke({})
+        log = fn.log()
+    assert result.status != 200 or result.is_function_error, result.body
+    assert "error while loading shared libraries" in log, log[-2000:]
+    assert "libpq" in log, log[-2000:]
