@@ -21,6 +21,8 @@ DIST = Path(os.environ.get("RUNTIME_DIST", ROOT / "dist"))
 """dist/ (RUNTIME_DIST points the tests at another build's output, e.g. a CI artifact)."""
 EVENTS = ROOT / "app" / "events"
 REGION = "eu-west-1"
+OWNER = "runtime-owner"
+"""The owner of every token and device the tests create."""
 ECR_REPOSITORY = "rust-on-aws-server"
 FUNCTIONS = ("authorizer", "handler", "event", "timer")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -147,6 +149,16 @@ def server_env(db: Database, **extra: str) -> dict[str, str]:
         "RUST_LOG": "info",
         **extra,
     }
+
+
+def issue_token(server_root: Path, artifacts: Artifacts, db: Database, scopes: list[str]) -> str:
+    """A token issued by the real `server issue-token` in its minimal root."""
+    argv = [f"/app/{artifacts.server_binary}", "issue-token", "--owner", OWNER]
+    for scope in scopes:
+        argv += ["--scope", scope]
+    proc = server_jail(server_root).run(argv, env=server_env(db))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def record_init(function: str, fn: RieFunction, artifacts: Artifacts | None = None) -> None:

@@ -1,0 +1,132 @@
+"""dist/server as the ECS task runs it: PID 1 of its own PID namespace, a non-root user, a
+minimal root holding only the runtime's glibc and libgcc_s plus the folder app/Dockerfile copies,
+configuration from the environment (DB_USERNAME and DB_PASSWORD as ECS injects them)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.routes import Route, load_routes
+from tests.runtime.harness import JailedServer
+from tests.runtime.services import (
+    METRICS,
+    OWNER,
+    ROOT,
+    Artifacts,
+    Database,
+    issue_token,
+    server_env,
+    server_jail,
+)
+
+pytestmark = pytest.mark.postgres
+ROUTES: tuple[Route, ...] = load_routes(ROOT / "app" / "routes.json")
+DEVICE = "srv-sensor-1"
+VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/devices"): {"id": DEVICE, "name": "Server test sensor"},
+    ("POST", "/devices/{device_id}/commands"): {"command": "ping", "payload": {}},
+    ("POST", "/devices/{device_id}/tags"): {"key": "site", "value": "lab"},
+}
+
+
+@pytest.fixture(scope="module")
+def start_server(
+    server_root: Path, artifacts: Artifacts, database: Database, tmp_path_factory: Any
+) -> Iterator[Callable[[], JailedServer]]:
+    servers: list[JailedServer] = []
+
+    def start() -> JailedServer:
+        log = tmp_path_factory.mktemp("server-log") / "server.log"
+        server = JailedServer(
+            server_jail(server_root), f"/app/{artifacts.server_binary}", server_env(database), log
+        )
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(start_server: Callable[[], JailedServer]) -> JailedServer:
+    """One server for the module; its time to the first healthy /healthz is recorded."""
+    server = start_server()
+    seconds = server.wait_healthy()
+    METRICS["server"]["time_to_healthy_ms"] = round(seconds * 1000, 1)
+    return server
+
+
+@pytest.fixture(scope="module")
+def token(server_root: Path, artifacts: Artifacts, database: Database) -> str:
+    return issue_token(server_root, artifacts, database, sorted({r.scope for r in ROUTES}))
+
+
+def test_server_root_has_no_library_beyond_the_runtime_and_its_bundle(
+    server_root: Path, artifacts: Artifacts
+) -> None:
+    assert not (server_root / "usr" / "lib" / "x86_64-linux-gnu").exists()
+    bundled = {b["name"] for b in artifacts.manifest["server"].get("bundled", [])}
+    assert {p.name for p in (server_root / "app" / "lib").iterdir()} == bundled
+    assert any(name.startswith("libpq") for name in bundled)
+
+
+def test_healthz_answers_with_the_database_up(server: JailedServer) -> None:
+    status, body = server.request("GET", "/healthz")
+    assert status == 200, body
+
+
+def test_routes_answer_over_http_and_write_the_database(
+    server: JailedServer, token: str, database: Database
+) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    ordered = sorted(ROUTES, key=lambda r: (r.path != "/devices" or r.method != "POST", r.path))
+    for route in ordered:
+        path = route.path.replace("{device_id}", DEVICE)
+        status, body = server.request(
+            route.method, path, VALID_BODIES.get((route.method, route.path)), auth
+        )
+        assert 200 <= status < 300, (route, status, body)
+    [device] = database.rows(f"SELECT owner, name FROM devices WHERE id = '{DEVICE}'")
+    assert device == {"owner": OWNER, "name": "Server test sensor"}
+    assert database.sql(f"SELECT command FROM commands WHERE device_id = '{DEVICE}'") == "ping"
+    assert database.sql(f"SELECT value FROM device_tags WHERE device_id = '{DEVICE}'") == "lab"
+    status, body = server.request("GET", f"/devices/{DEVICE}", headers=auth)
+    assert json.loads(body)["id"] == DEVICE
+
+
+def test_server_refuses_bad_requests(server: JailedServer, token: str) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    assert server.request("GET", "/devices")[0] == 401
+    assert server.request("GET", "/devices", headers={"Authorization": "Bearer nope"})[0] == 401
+    assert server.request("POST", "/devices", b'{"id": ', auth)[0] == 400
+    assert server.request("GET", "/devices/no-such-device", headers=auth)[0] == 404
+    assert server.request("GET", "/no/such/route", headers=auth)[0] == 404
+
+
+def test_server_stops_cleanly_on_sigterm(start_server: Callable[[], JailedServer]) -> None:
+    server = start_server()
+    server.wait_healthy()
+    assert server.terminate() == 0, server.log_path.read_text()[-2000:]
+    assert "stopped" in server.log_path.read_text()
+
+
+def test_server_without_its_bundled_libraries_fails_to_start(
+    server_root: Path, artifacts: Artifacts, database: Database, tmp_path: Path
+) -> None:
+    """Negative control for the server: the same binary without lib/ cannot load libpq."""
+    stripped = tmp_path / "root"
+    shutil.copytree(server_root, stripped, symlinks=True)
+    shutil.rmtree(stripped / "app" / "lib")
+    proc = server_jail(stripped).run(
+        [f"/app/{artifacts.server_binary}", "migrate"], env=server_env(database)
+    )
+    assert proc.returncode == 127, proc
+    assert "error while loading shared libraries" in proc.stderr
+    assert "libpq" in proc.stderr
