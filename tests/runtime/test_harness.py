@@ -8,6 +8,8 @@ that trips it, and a binary that needs a library the runtime does not provide mu
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import subprocess
 import zipfile
 from collections.abc import Callable, Iterator
@@ -28,6 +30,7 @@ from tests.runtime.harness import (
     resolve_provided,
     unpack_zip,
 )
+from tests.runtime.services import check_manifest
 
 pytestmark = pytest.mark.rie
 FIXTURE = Path(__file__).resolve().parent / "fixture"
@@ -210,3 +213,58 @@ def test_dynamically_linked_emulator_is_refused(echo_bootstrap: Path, tmp_path: 
         install_rie(echo_bootstrap, tmp_path)
     with pytest.raises(HarnessError, match="run `make setup`"):
         install_rie(tmp_path / "absent", tmp_path)
+
+
+def _fake_dist(tmp_path: Path) -> Path:
+    dist = tmp_path / "dist"
+    (dist / "server").mkdir(parents=True)
+    (dist / "server" / "server").write_bytes(b"\x7fELF")
+    functions = {}
+    for name in ("authorizer", "handler", "event", "timer"):
+        (dist / f"{name}.zip").write_bytes(name.encode())
+        functions[name] = {
+            "zip": f"{name}.zip",
+            "sha256": hashlib.sha256(name.encode()).hexdigest(),
+        }
+    manifest = {"functions": functions, "server": {"dir": "server", "binary": "server/server"}}
+    (dist / "manifest.json").write_text(json.dumps(manifest))
+    return dist
+
+
+def test_manifest_check_accepts_a_consistent_dist(tmp_path: Path) -> None:
+    assert set(check_manifest(_fake_dist(tmp_path))["functions"]) == {
+        "authorizer",
+        "handler",
+        "event",
+        "timer",
+    }
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("no-manifest", "manifest.json is missing or unreadable"),
+        ("no-function", "has no function 'timer'"),
+        ("no-zip", "timer.zip listed in"),
+        ("stale", "the build is stale"),
+        ("no-server", "names no server binary"),
+    ],
+)
+def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message: str) -> None:
+    dist = _fake_dist(tmp_path)
+    manifest = json.loads((dist / "manifest.json").read_text())
+    if breakage == "no-manifest":
+        (dist / "manifest.json").unlink()
+    elif breakage == "no-function":
+        del manifest["functions"]["timer"]
+    elif breakage == "no-zip":
+        (dist / "timer.zip").unlink()
+    elif breakage == "stale":
+        (dist / "timer.zip").write_bytes(b"rebuilt")
+    elif breakage == "no-server":
+        (dist / "server" / "server").unlink()
+    if breakage == "no-function":
+        (dist / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(HarnessError, match=message) as info:
+        check_manifest(dist)
+    assert "run `make build`" in str(info.value)
