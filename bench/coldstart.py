@@ -91,12 +91,12 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 tuple(rows),
             )
         ]
-    rows = tuple((key, _fmt(key, value)) for key, value in sorted(medians.items()))
+    generic = tuple((key, _fmt(key, value)) for key, value in sorted(medians.items()))
     return [
         Table(
             "Cold start under aws-lambda-rie (from dist/runtime-metrics.json)",
             ("figure", "value"),
-            rows,
+            generic,
         )
     ]
 
