@@ -1,0 +1,191 @@
+//! The server's routes through `tower::ServiceExt::oneshot`, against the test PostgreSQL, and the
+//! binary itself (migrate, serve, SIGTERM).
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use fleet_core::RouteTable;
+use fleet_db::testing::{SAMPLE_SECRET, TestDb, seed_samples, unreachable_pool};
+use fleet_server::{AppState, ServerConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn token() -> String {
+    format!("Bearer roa_sample000001_{SAMPLE_SECRET}")
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, auth: Option<&str>, body: Option<Vec<u8>>) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        req = req.header(header::AUTHORIZATION, a);
+    }
+    let req = req.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (parts.status, json, parts.headers)
+}
+
+fn state(db: &TestDb) -> AppState {
+    AppState { pool: db.pool(), table: RouteTable::embedded() }
+}
+
+/// A concrete URI and body for a route of the table.
+fn concrete(method: &str, path: &str) -> (String, Option<Vec<u8>>) {
+    let uri = path.replace("{device_id}", "sensor-1");
+    let body = match (method, path) {
+        ("POST", "/devices") => Some(json!({"id": "sensor-new", "name": "New"})),
+        ("POST", "/devices/{device_id}/commands") => Some(json!({"command": "reboot"})),
+        ("POST", "/devices/{device_id}/tags") => Some(json!({"key": "env", "value": "prod"})),
+        _ => None,
+    };
+    (uri, body.map(|b| b.to_string().into_bytes()))
+}
+
+#[tokio::test]
+async fn every_route_in_the_table_is_served() {
+    let db = TestDb::new();
+    seed_samples(&mut db.conn());
+    let s = state(&db);
+    for route in RouteTable::embedded().routes() {
+        let (uri, body) = concrete(&route.method, &route.path);
+        let (status, json, _) = call(&s, &route.method, &uri, Some(&token()), body).await;
+        assert!(status.is_success(), "{} {uri}: {status} {json}", route.method);
+    }
+}
+
+#[tokio::test]
+async fn authentication() {
+    let db = TestDb::new();
+    seed_samples(&mut db.conn());
+    let s = state(&db);
+    let t = |id: &str| format!("Bearer roa_{id}_{SAMPLE_SECRET}");
+    let cases = [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("Basic YWxpY2U6cHc=".to_string()), StatusCode::UNAUTHORIZED),
+        (Some("Bearer roa_sample000001_' OR 1=1--".to_string()), StatusCode::UNAUTHORIZED),
+        (Some(t("revoked00001")), StatusCode::UNAUTHORIZED),
+        (Some(t("expired00001")), StatusCode::UNAUTHORIZED),
+        (Some(t("unknown00001")), StatusCode::UNAUTHORIZED),
+        (Some(t("sample000001")), StatusCode::OK),
+    ];
+    for (auth, want) in cases {
+        let (status, body, headers) = call(&s, "GET", "/devices", auth.as_deref(), None).await;
+        assert_eq!(status, want, "{auth:?}: {body}");
+        if want == StatusCode::UNAUTHORIZED {
+            assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+            assert!(body["error"]["message"].is_string());
+        }
+    }
+    let mut c = db.conn();
+    let reader = fleet_db::issue_token(&mut c, "carol", &["devices:read".to_string()], None).unwrap();
+    let (status, _, _) = call(&s, "POST", "/devices", Some(&format!("Bearer {}", reader.expose())), Some(b"{}".to_vec())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let nothing = fleet_db::issue_token(&mut c, "dave", &["other:thing".to_string()], None).unwrap();
+    let (status, _, _) = call(&s, "GET", "/devices", Some(&format!("Bearer {}", nothing.expose())), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn hostile_requests() {
+    let db = TestDb::new();
+    seed_samples(&mut db.conn());
+    let s = state(&db);
+    let tk = token();
+    let a = Some(tk.as_str());
+    let (status, _, _) = call(&s, "GET", "/nope", a, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body, headers) = call(&s, "DELETE", "/devices", a, None).await;
+    assert_eq!((status, headers[header::ALLOW].to_str().unwrap()), (StatusCode::METHOD_NOT_ALLOWED, "GET, POST"), "{body}");
+    let (status, _, _) = call(&s, "POST", "/devices", a, Some(vec![b'x'; fleet_api::MAX_BODY_BYTES + 1])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body, _) = call(&s, "POST", "/devices", a, Some(b"{\"id\":".to_vec())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, _) = call(&s, "GET", "/devices/x'%20OR%20'1'%3D'1", a, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call(&s, "GET", "/devices/%FF%FE", a, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call(&s, "GET", "/devices/sensor-m", a, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "mallory's device is invisible to alice");
+    let (status, _, _) = call(&s, "GET", "/devices?limit=1000", a, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call(&s, "GET", "/devices?limit=%ZZ", a, None).await;
+    assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::OK, "{status}");
+}
+
+#[tokio::test]
+async fn healthz_reports_the_database() {
+    let db = TestDb::new();
+    let (status, body, _) = call(&state(&db), "GET", "/healthz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    let down = AppState { pool: unreachable_pool(), table: RouteTable::embedded() };
+    let (status, body, _) = call(&down, "GET", "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, _, _) = call(&down, "GET", "/devices", Some(&token()), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[test]
+fn config_from_env() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let base: &[(&str, &str)] = &[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p")];
+    let c = ServerConfig::from_lookup(env(base)).unwrap();
+    assert_eq!((c.port, c.db.port, c.db.sslmode.as_str(), c.migrate_on_start), (8080, 5432, "prefer", false));
+    let cases: [(&'static [(&'static str, &'static str)], &str); 4] = [
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_PASSWORD", "p")], "DB_USERNAME is not set"),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("PORT", "http")], "PORT must be a port number"),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("MIGRATE_ON_START", "yes")], "MIGRATE_ON_START must be true or false, got \"yes\""),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("DB_SSLMODE", "maybe")], "DB_SSLMODE must be one of"),
+    ];
+    for (pairs, want) in cases {
+        let e = ServerConfig::from_lookup(env(pairs)).unwrap_err().to_string();
+        assert!(e.starts_with(want), "{e}");
+    }
+}
+
+/// The binary: `migrate` on an empty database, `serve` answering /healthz, exit 0 on SIGTERM.
+#[test]
+fn binary_migrates_serves_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let db = TestDb::new();
+    let mut c = db.conn();
+    diesel_migrations::MigrationHarness::revert_all_migrations(&mut c, fleet_db::MIGRATIONS).unwrap();
+    let url = db.url().to_string();
+    let hostport = url.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let (host, dbport) = hostport.rsplit_once(':').unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bin = env!("CARGO_BIN_EXE_server");
+    let envs = [
+        ("DB_HOST", host.to_string()),
+        ("DB_PORT", dbport.to_string()),
+        ("DB_NAME", db.name().to_string()),
+        ("DB_USERNAME", "postgres".to_string()),
+        ("DB_PASSWORD", "unused-with-trust-auth".to_string()),
+        ("DB_SSLMODE", "disable".to_string()),
+        ("PORT", port.to_string()),
+    ];
+    let out = Command::new(bin).arg("migrate").envs(envs.clone()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fleet_db::migrate(&mut c).unwrap().is_empty(), "server migrate applied everything");
+
+    let out = Command::new(bin).arg("frobnicate").envs(envs.clone()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command \"frobnicate\""));
+
+    let mut child = Command::new(bin).envs(envs).env("MIGRATE_ON_START", "true").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut answer = String::new();
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            s.read_to_string(&mut answer).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
