@@ -5,6 +5,8 @@
 //! server migrate                                   apply the SQL migrations and exit
 //! server issue-token --owner O --scope S [--scope S ...] [--days N]
 //!                                                  create a token, print it once
+//! server healthcheck                               GET 127.0.0.1:$PORT/healthz, exit 0 on 200
+//!                                                  (the image's HEALTHCHECK: no curl needed)
 //! ```
 //! Configuration from the environment: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_USERNAME,
 //! DB_PASSWORD, PORT, MIGRATE_ON_START, RUST_LOG.
@@ -13,7 +15,26 @@ use fleet_core::RouteTable;
 use fleet_server::{AppState, ServerConfig, router, server_pool, shutdown_signal};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: server [serve | migrate | issue-token --owner OWNER --scope SCOPE [--scope SCOPE ...] [--days N]]";
+const USAGE: &str =
+    "usage: server [serve | migrate | healthcheck | issue-token --owner OWNER --scope SCOPE [--scope SCOPE ...] [--days N]]";
+
+/// `GET /healthz` on the local server; no configuration besides `PORT` needed.
+fn healthcheck() -> Result<(), String> {
+    use std::io::{Read, Write};
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+    let timeout = std::time::Duration::from_secs(3);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("healthcheck: {addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).map_err(|e| format!("healthcheck: {e}"))?;
+    if &head == b"HTTP/1.1 200" {
+        Ok(())
+    } else {
+        Err(format!("healthcheck: /healthz answered {:?}", String::from_utf8_lossy(&head)))
+    }
+}
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
@@ -74,6 +95,15 @@ fn main() -> ExitCode {
     if matches!(args.first().map(String::as_str), Some("-h" | "--help" | "help")) {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("healthcheck") {
+        return match healthcheck() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match ServerConfig::from_lookup(|k| std::env::var(k).ok()) {
         Ok(c) => c,

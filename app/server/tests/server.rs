@@ -184,8 +184,13 @@ fn binary_migrates_serves_and_stops_on_sigterm() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let check = || Command::new(bin).arg("healthcheck").env("PORT", port.to_string()).output().unwrap();
+    assert!(check().status.success(), "healthcheck passes while serving");
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    let after = check();
+    assert!(!after.status.success(), "healthcheck fails once stopped");
+    assert!(String::from_utf8_lossy(&after.stderr).starts_with("healthcheck: 127.0.0.1:"));
 }
