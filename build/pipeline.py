@@ -105,9 +105,8 @@ def prepare(
         after = resolve_packaged(dest / binary_name, policy)
     except ResolveError as exc:
         raise BundleError(f"the bundle of {binary} is incomplete: {exc}") from exc
-    outside = [
-        lib.path for lib in after.to_bundle if lib.path and lib.path.parent != dest / LIB_DIR
-    ]
+    lib_dir = (dest / LIB_DIR).resolve()
+    outside = [lib.path for lib in after.to_bundle if lib.path and lib.path.parent != lib_dir]
     if outside:
         raise BundleError(f"the bundle of {binary} still loads {outside} from outside {dest}")
     check_report(audit(policy, arch, after))
