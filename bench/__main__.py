@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"build variants to compare (default: {','.join(builds.VARIANTS)})",
     )
     p.add_argument(
+        "--app",
+        type=Path,
+        default=REPO / "app",
+        help="the Cargo workspace to snapshot and build (default: app)",
+    )
+    p.add_argument(
         "--work",
         type=Path,
         default=DEFAULT_WORK,
@@ -98,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     ws: dict[str, Any] = {}
     if any(b in only for b in ("build", "noop", "size")):
         ws = {
-            "app": "app/",
+            "app": str(args.app),
             "snapshot": str(ctx.app),
-            "sha256": workspace.snapshot(REPO / "app", ctx.app),
+            "sha256": workspace.snapshot(args.app.absolute(), ctx.app),
         }
         say(f"workspace: snapshot of app/ in {ctx.app} (sources sha256 {ws['sha256'][:12]})")
     status = 0
@@ -151,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"results: {path}\n")
         if any(t.met is False for t in report.targets(doc)):
             status = 1
-    if report.update_readme(REPO / "bench" / "README.md", args.results):
+    readme = REPO / "bench" / "README.md"
+    if args.results.absolute() == (REPO / "bench" / "results") and report.update_readme(
+        readme, args.results
+    ):
         say("bench/README.md: results section regenerated")
     return status
 
