@@ -3,6 +3,7 @@ with the sha256 of every artifact before and after each run: a no-op must change
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,15 @@ from bench.stats import summarize
 
 NAME = "build-noop"
 LIMIT_SECONDS = 2.0
+STAGE = re.compile(r"^==> (.+) \(([\d.]+)s(?: in all)?\)$")
+
+
+def stages(log: Path) -> list[tuple[str, float]]:
+    """The stage lines ``==> <stage> (<seconds>s)`` of the last ``python -m build all`` in
+    ``log``: where our no-op time goes (the rest is Python start-up)."""
+    text = log.read_text(errors="replace") if log.is_file() else ""
+    last = text.rsplit("\n$ (", 1)[-1]
+    return [(m[1], float(m[2])) for m in map(STAGE.match, last.splitlines()) if m]
 
 
 def _artifacts(ctx: builds.Context, name: str, root: Path) -> dict[str, Path]:
@@ -45,6 +55,8 @@ def run(
     commands = {name: builds.command_lines(ctx, builds.VARIANTS[name]) for name in variants}
     medians: dict[str, float] = {}
     extra: dict[str, Any] = {"sha256": before}
+    if "ours" in variants:
+        extra["ours.stages"] = stages(ctx.logs / "noop-ours.log")
     for name in variants:
         ok = [r for r in raw[name] if r["exit_code"] == 0]
         if ok:
@@ -75,13 +87,23 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 "yes" if not changed else "no: " + ", ".join(changed),
             )
         )
-    return [
+    out = [
         Table(
             "No-op rebuild (nothing changed), wall time",
             ("build", "median", "min / max", "runs", "vs (1)", "artifacts byte-identical"),
             tuple(rows),
         )
     ]
+    steps = doc.get("extra", {}).get("ours.stages")
+    if steps:
+        out.append(
+            Table(
+                "Where the no-op of (1) goes (stages of its last run; the rest is start-up)",
+                ("stage", "time"),
+                tuple((name, f"{secs:.1f} s") for name, secs in steps),
+            )
+        )
+    return out
 
 
 def targets(doc: dict[str, Any]) -> list[Target]:

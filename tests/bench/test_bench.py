@@ -171,3 +171,17 @@ def test_readme_section_is_regenerated(tmp_path: Path) -> None:
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n")
     assert "old" not in text and "| dev " in text
+
+
+def test_noop_stages_of_the_last_build_in_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "noop-ours.log"
+    log.write_text(
+        "$ (cd /r && python -m build all)\n==> compile (9.0s)\n"
+        "$ (cd /r && python -m build all)\n   Compiling x\n==> cargo metadata (0.1s)\n"
+        "==> handler: audit, bundle, zip (0.4s)\n==> wrote d/manifest.json (1.3s in all)\n"
+    )
+    assert noop.stages(log) == [
+        ("cargo metadata", 0.1),
+        ("handler: audit, bundle, zip", 0.4),
+        ("wrote d/manifest.json", 1.3),
+    ]
