@@ -4,6 +4,7 @@ memory, stacks interleaved."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -89,7 +90,23 @@ def run(
         plan_file = ctx.work / "plans" / f"plan-{stack}.json"
         if plan_file.is_file():
             extra[f"{stack}.plan_bytes"] = plan_file.stat().st_size
+    # The same plans in one process: the first pays the imports, the others show the rest.
+    warm_out = ctx.work / "plans" / "warm.json"
+    warm_argv = [str(ctx.python), "-m", "bench.plan_warm", str(warm_out), *names]
+    warm_argv += ["--runs", str(runs), "--manifest", str(MANIFEST)]
+    say("plan: the same stacks in one process ...")
+    warm = timed(warm_argv, cwd=ctx.repo, log=ctx.logs / "plan-warm.log")
+    if warm.ok and warm_out.is_file():
+        data = json.loads(warm_out.read_text())
+        first = data["plans"][0]
+        extra["in_process"] = {**data, "first_stack": first[0], "first_seconds": first[1]}
+        medians["in_process.import_seconds"] = data["import_seconds"]
+        for stack in names:
+            later = [s for st, s in data["plans"][1:] if st == stack]
+            if later:
+                medians[f"{stack}.in_process_seconds"] = summarize(later).median
     commands = {s: [a.replace(str(ctx.work), "$WORK") for a in argv(ctx, s)] for s in names}
+    commands["in_process"] = [a.replace(str(ctx.work), "$WORK") for a in warm_argv]
     return commands, raw, medians, extra
 
 
@@ -108,6 +125,7 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 str(len(runs)),
                 table.seconds(median(doc, f"{stack}.program_seconds")),
                 table.seconds(median(doc, f"{stack}.startup_seconds")),
+                table.seconds(median(doc, f"{stack}.in_process_seconds")),
                 str(next((r["resources"] for r in runs if r.get("resources")), "-")),
                 f"{rss:.0f} MiB" if rss else "-",
             )
@@ -120,8 +138,9 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 "median",
                 "min / max",
                 "runs",
-                "of which run_plan",
-                "start-up + imports + write",
+                "of which run_plan (incl. its AWS imports)",
+                "interpreter, CLI imports, write",
+                "in one process, after the first plan",
                 "resources",
                 "peak RSS",
             ),
