@@ -68,8 +68,16 @@ def run(
     return commands, raw, medians, extra
 
 
+def cpu_seconds(runs: list[dict[str, Any]]) -> float | None:
+    """Median user + system CPU time of the successful runs: less sensitive than wall time to
+    other people's compiles on the same cores (they take turns, they do not add work)."""
+    values = [r["user_seconds"] + r["system_seconds"] for r in runs if r["exit_code"] == 0]
+    return summarize(values).median if values else None
+
+
 def tables(doc: dict[str, Any]) -> list[Table]:
     extra = doc.get("extra", {})
+    base_cpu = cpu_seconds(doc.get("runs", {}).get(BASE, []))
     rows = []
     for name, variant in builds.VARIANTS.items():
         if name not in doc.get("runs", {}):
@@ -89,6 +97,8 @@ def tables(doc: dict[str, Any]) -> list[Table]:
             )
         )
         failed = sum(1 for r in runs if r["exit_code"] != 0)
+        cpu = cpu_seconds(runs)
+        busy = max((r.get("others_rustc", 0) for r in runs), default=0)
         rows.append(
             (
                 variant.label,
@@ -98,7 +108,10 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 else "-",
                 f"{len(runs) - failed}" + (f" ({failed} failed)" if failed else ""),
                 "1.00x" if name == BASE else table.ratio(ratio["median"] if ratio else None),
+                table.seconds(cpu),
+                table.ratio(cpu / base_cpu) if cpu and base_cpu else "-",
                 f"{median(doc, f'{name}.max_rss_mib') or 0:.0f} MiB",
+                str(busy),
                 starts,
             )
         )
@@ -111,7 +124,10 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 "min / max",
                 "runs",
                 "vs (1)",
+                "CPU user+sys",
+                "CPU vs (1)",
                 "peak RSS",
+                "others' rustc at start",
                 "starts on provided.al2023",
             ),
             tuple(rows),

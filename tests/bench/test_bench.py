@@ -114,7 +114,13 @@ def _doc(name: str, medians: dict, runs: dict, extra: dict) -> dict:
 
 
 def test_cold_targets_met_and_missed() -> None:
-    run = {"exit_code": 0, "seconds": 1.0, "max_rss_kib": 1024}
+    run = {
+        "exit_code": 0,
+        "seconds": 1.0,
+        "user_seconds": 1.5,
+        "system_seconds": 0.5,
+        "max_rss_kib": 1024,
+    }
     runs = {v: [run] for v in ("ours", "cargo", "per-function")}
     met = _doc(
         cold.NAME,
