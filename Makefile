@@ -88,7 +88,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy .
 
-test-rust: postgres
+test-rust: setup postgres ## Rust tests (moto_server from .venv, the test PostgreSQL)
 	cd app && cargo test --workspace --locked
 
 test-py: setup postgres

@@ -200,7 +200,11 @@ pub fn authorize<E: std::fmt::Display>(
         },
         Decision::Deny(why) => PolicyOutcome {
             allow: false,
-            principal_id: record.map(|r| r.owner).unwrap_or_else(|| "unknown".into()),
+            // A guessed id with the wrong secret does not learn (or log) whose id it is.
+            principal_id: match (why, record) {
+                (DenyReason::Unknown, _) | (_, None) => "unknown".into(),
+                (_, Some(r)) => r.owner,
+            },
             resources: vec![arn.all_arn()],
             context: Vec::new(),
             reason: why.as_str(),
@@ -270,7 +274,8 @@ mod tests {
 
         let mut wrong_hash = record(&t, &["devices:read"]);
         wrong_hash.token_sha256 = token::hash("something else");
-        assert_eq!(run(Some(&header), Some(wrong_hash)).unwrap().reason, "unknown token");
+        let guessed = run(Some(&header), Some(wrong_hash)).unwrap();
+        assert_eq!((guessed.reason, guessed.principal_id.as_str()), ("unknown token", "unknown"));
 
         let mut revoked = record(&t, &["devices:read"]);
         revoked.revoked_at = Some(now - Duration::seconds(1));
