@@ -10,7 +10,7 @@ from pathlib import Path
 
 from build import cargo
 from build.audit import Report, audit
-from build.errors import BuildError, ResolveError
+from build.errors import BuildError
 from build.pipeline import (
     Options,
     Row,
@@ -103,11 +103,7 @@ def _audit(args: argparse.Namespace) -> int:
                 )
                 report = audit(policy, arch, tree)
                 _print_report(report, path, verbose=args.verbose)
-        except ResolveError as exc:
-            print(f"{path}: INCOMPATIBLE: {exc}")
-            status = EXIT_INCOMPATIBLE
-            continue
-        except BuildError as exc:  # an incompatible machine is reported the same way
+        except BuildError as exc:  # unresolvable, not ELF, wrong machine: reported per file
             print(f"{path}: INCOMPATIBLE: {exc}")
             status = EXIT_INCOMPATIBLE
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 from build.errors import ConfigError, LimitError
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest DOS date
-COMPRESS_LEVEL = 9
+COMPRESS_LEVEL = 6  # zlib's default: level 9 saves 0.5% of a Lambda zip for 3x the time
 EXECUTABLES = frozenset({"bootstrap"})
 # Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
 MAX_ZIPPED = 50 * 1024 * 1024

@@ -265,10 +265,10 @@ def _locate(
 ) -> tuple[Path, ElfInfo]:
     candidates = _candidates(name, requester, chain, search)
     for candidate in candidates:
-        info = _matches(candidate, requester)
+        real = candidate.resolve()
+        info = _matches(real, requester)
         if info is not None:
-            real = candidate.resolve()
-            return real, read_elf(real) if real != candidate else info
+            return real, info
     raise ResolveError(
         f"{name} (DT_NEEDED of {requester.path}) cannot be found: searched "
         f"{len(candidates)} places ({', '.join(str(c.parent) for c in candidates[:6])}"

@@ -6,6 +6,8 @@ pyelftools only, never ``ldd``: nothing is executed, and arm64 files read the sa
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,13 +162,42 @@ def _version_needs(elf: ELFFile) -> list[VersionNeed]:
     versym = next((s for s in elf.iter_sections() if isinstance(s, GNUVerSymSection)), None)
     dynsym = elf.get_section_by_name(".dynsym")
     if isinstance(versym, GNUVerSymSection) and isinstance(dynsym, SymbolTableSection):
-        for i, symbol in enumerate(dynsym.iter_symbols()):
-            if i == 0 or symbol["st_shndx"] != "SHN_UNDEF":
-                continue
-            index = versym.get_symbol(i)["ndx"]
-            if isinstance(index, int) and (index & ~_HIDDEN) in symbols:
-                symbols[index & ~_HIDDEN].append(symbol.name)
+        for name, index in _undefined_versioned(elf, dynsym, versym):
+            if index in symbols:
+                symbols[index].append(name)
     return [
         VersionNeed(file=file, version=version, symbols=tuple(sorted(set(symbols[index]))))
         for index, (file, version) in sorted(by_index.items())
     ]
+
+
+def _undefined_versioned(
+    elf: ELFFile, dynsym: SymbolTableSection, versym: GNUVerSymSection
+) -> Iterator[tuple[str, int]]:
+    """(name, version index) of each undefined dynamic symbol, read from the raw sections.
+
+    pyelftools parses one symbol at a time through `construct`, about 50 us each; a Rust binary
+    plus libpq's closure has tens of thousands, so the fixed-size records are unpacked here.
+    """
+    endian = "<" if elf.little_endian else ">"
+    # Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64 (24 bytes);
+    # Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16 (16 bytes).
+    if elf.elfclass == 64:
+        layout, name_at, shndx_at = endian + "IBBHQQ", 0, 3
+    else:
+        layout, name_at, shndx_at = endian + "IIIBBH", 0, 5
+    size = struct.calcsize(layout)
+    data = dynsym.data()
+    strtab = elf.get_section(dynsym["sh_link"]).data()
+    versions = versym.data()
+    count = min(len(data) // size, len(versions) // 2)
+    indices = struct.unpack(f"{endian}{count}H", versions[: count * 2])
+    for i, record in enumerate(struct.iter_unpack(layout, data[: count * size])):
+        if i == 0 or record[shndx_at] != 0:  # SHN_UNDEF == 0
+            continue
+        index = indices[i] & ~_HIDDEN
+        if index <= 1:  # VER_NDX_LOCAL / VER_NDX_GLOBAL: unversioned
+            continue
+        start = record[name_at]
+        end = strtab.find(b"\0", start)
+        yield strtab[start:end].decode("utf-8", "replace"), index
