@@ -21,6 +21,7 @@ fn dead_ecr() -> aws_sdk_ecr::Client {
         .region(Region::new("eu-west-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .http_client(fleet_lambda::http_client())
         .build();
     aws_sdk_ecr::Client::from_conf(conf)
 }

@@ -129,9 +129,16 @@ pub async fn fetch_credentials(sdk: &SdkConfig, arn: &str) -> Result<(String, St
     parse_secret(arn, text)
 }
 
+/// The SDK's HTTPS client: hyper 1 + rustls with the ring crypto provider, trusting the system's
+/// CA store (README.md, "TLS", says why ring and why no per-target switch).
+pub fn http_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
 }
 
 /// A one-connection pool (a Lambda sandbox serves one invocation at a time) that connects lazily
