@@ -79,7 +79,7 @@ plan-diff: setup ## Markdown diff of the offline plan of STACK between BASE and 
 postgres: ## start the test PostgreSQL on 127.0.0.1:55432 (idempotent)
 	scripts/postgres.sh start
 
-test: setup postgres lint typecheck static policy-check test-rust test-py ## everything CI runs
+test: setup postgres lint typecheck static policy-check test-rust build test-py ## everything CI runs
 
 lint: setup
 	$(VENV)/bin/ruff check .
