@@ -138,6 +138,16 @@ extra_env: dict[str, dict[str, pulumi.Input[str]]] = {
         "COMMAND_RETENTION_DAYS": str(lam.command_retention_days),
     },
 }
+extra_statements: dict[str, list[dict[str, object]]] = {
+    # The event Lambda reads the pushed image's size and push time from ECR.
+    "event": [
+        {
+            "Effect": "Allow",
+            "Action": "ecr:DescribeImages",
+            "Resource": service.repository_arn,
+        }
+    ],
+}
 functions: dict[str, RustLambda] = {}
 for fn_name, artifact in manifest.functions.items():
     api_facing = fn_name in ("authorizer", "handler")
@@ -150,6 +160,7 @@ for fn_name, artifact in manifest.functions.items():
             subnet_ids=network.private_subnet_ids,
             db_secret_arn=database.secret_arn,
             environment={**db_env, **extra_env.get(fn_name, {})},
+            extra_statements=extra_statements.get(fn_name, ()),
             memory_mb=lam.memory_mb,
             timeout_seconds=lam.api_timeout_seconds if api_facing else lam.event_timeout_seconds,
             reserved_concurrency=lam.handler_reserved_concurrency if fn_name == "handler" else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -47,6 +48,10 @@ class RustLambdaArgs:
     """Reserved concurrent executions; None leaves the function unreserved. Default None."""
     log_retention_days: int = 14
     """Log group retention, days. Default 14."""
+    extra_statements: Sequence[Mapping[str, Any]] = ()
+    """More IAM statements for the function's role, beyond logs, VPC interfaces and the database
+    secret (e.g. `ecr:DescribeImages` on one repository). Resources may be outputs; an action
+    with a wildcard is refused. Default none."""
     protect: bool = False
     """Pulumi `protect` on the log group. Default false."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -93,6 +98,15 @@ class RustLambda(pulumi.ComponentResource):
             )
         if not art.zip_path.suffix == ".zip":
             raise ValueError(f"RustLambda {name}: artifact must be a .zip file, got {art.zip_path}")
+        for statement in args.extra_statements:
+            actions = statement.get("Action")
+            listed = [actions] if isinstance(actions, str) else list(actions or [])
+            if not listed or any(not isinstance(a, str) or "*" in a for a in listed):
+                raise ValueError(
+                    f"RustLambda {name}: extra_statements actions must be named without "
+                    f"wildcards (least privilege), got {actions!r}; list each action, "
+                    "e.g. 'ecr:DescribeImages'"
+                )
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
 
@@ -139,6 +153,7 @@ class RustLambda(pulumi.ComponentResource):
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": args.db_secret_arn,
                     },
+                    *(dict(statement) for statement in args.extra_statements),
                 ]
             ),
             opts=child,

@@ -16,6 +16,8 @@ from components.iam import assume_role_policy, policy_document
 TYPE = "rust-on-aws:service:Service"
 CONTAINER = "server"
 HEALTH_CHECK_PATH = "/healthz"
+CONTAINER_HEALTH_COMMAND = "/app/server"
+"""The server binary in the image (app/Dockerfile); `server healthcheck` probes /healthz."""
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 """TLS 1.3 and 1.2 only (FSBP ELB.17)."""
 ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
@@ -359,6 +361,14 @@ class Service(pulumi.ComponentResource):
                 },
             },
             "readonlyRootFilesystem": True,
+            # The image has no shell or curl: the server checks itself (GET /healthz on PORT).
+            "healthCheck": {
+                "command": ["CMD", CONTAINER_HEALTH_COMMAND, "healthcheck"],
+                "interval": 15,
+                "timeout": 5,
+                "retries": 3,
+                "startPeriod": 10,
+            },
         }
         task = aws.ecs.TaskDefinition(
             f"{name}-task",

@@ -80,6 +80,15 @@ def test_role_policy_is_least_privilege(run, manifest) -> None:
     assert all(st["Action"] != "*" and "*" not in st["Action"] for st in policy["Statement"])
 
 
+def test_extra_statements_join_the_role_policy(run, manifest) -> None:
+    repo = "arn:aws:ecr:eu-west-1:123456789012:repository/app"
+    extra = [{"Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": repo}]
+    plan = run(lambda: RustLambda("fn", args(manifest, extra_statements=extra)))
+    policy = policy_json(plan.inputs("aws:iam/rolePolicy:RolePolicy")["policy"])
+    assert policy["Statement"][-1] == extra[0]
+    assert len(policy["Statement"]) == 4
+
+
 def test_reserved_concurrency_and_protect(run, manifest) -> None:
     plan = run(lambda: RustLambda("fn", args(manifest, reserved_concurrency=5, protect=True)))
     assert plan.inputs(FN)["reservedConcurrentExecutions"] == 5
@@ -104,6 +113,16 @@ def test_source_code_hash_is_base64_of_digest() -> None:
             {"environment": {"DB_PASSWORD": "hunter2"}},
             "RustLambda fn: environment must not carry credentials, got ['DB_PASSWORD']; "
             "pass DB_SECRET_ARN and read the secret at init",
+        ),
+        (
+            {"extra_statements": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]},
+            "RustLambda fn: extra_statements actions must be named without wildcards (least "
+            "privilege), got 'ecr:*'; list each action, e.g. 'ecr:DescribeImages'",
+        ),
+        (
+            {"extra_statements": [{"Effect": "Allow", "Resource": "*"}]},
+            "RustLambda fn: extra_statements actions must be named without wildcards (least "
+            "privilege), got None; list each action, e.g. 'ecr:DescribeImages'",
         ),
     ],
 )

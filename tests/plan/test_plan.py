@@ -165,6 +165,30 @@ def test_lambda_environment_per_contract(plan: Plan, stack: str) -> None:
     assert env["handler"]["DB_HOST"].startswith(rds["name"])
 
 
+def test_only_the_event_lambda_reads_ecr_and_only_its_repository(plan: Plan) -> None:
+    repo = plan.one("aws:ecr/repository:Repository")
+    repo_arn = (
+        f"arn:aws:ecr:eu-west-1:123456789012:repository/{mock_name(repo['type'], repo['name'])}"
+    )
+    for entry in plan.of("aws:iam/rolePolicy:RolePolicy"):
+        if not entry["name"].endswith("-policy") or "-server-" in entry["name"]:
+            continue
+        statements = policy_json(entry["inputs"]["policy"])["Statement"]
+        ecr = [st for st in statements if str(st["Action"]).startswith("ecr:")]
+        if entry["name"].endswith("-event-policy"):
+            assert ecr == [
+                {"Effect": "Allow", "Action": "ecr:DescribeImages", "Resource": repo_arn}
+            ]
+        else:
+            assert ecr == [], entry["name"]
+
+
+def test_server_container_checks_its_own_health(plan: Plan) -> None:
+    task = plan.inputs("aws:ecs/taskDefinition:TaskDefinition")
+    [container] = json.loads(task["containerDefinitions"])
+    assert container["healthCheck"]["command"] == ["CMD", "/app/server", "healthcheck"]
+
+
 def test_database_admits_only_the_service_and_the_lambdas(plan: Plan, stack: str) -> None:
     sg = "aws:ec2/securityGroup:SecurityGroup"
     prefix = f"rust-on-aws-{stack}"
