@@ -51,9 +51,8 @@ static: setup ## actionlint on the workflows; checkov on the Dockerfiles and wor
 	  $(addprefix -f ,$(wildcard app/Dockerfile))
 
 policy-check: setup ## the guardrails (policy/) over every stack's offline plan (fixture manifest)
-	for s in dev sandbox prod; do \
-	  $(PY) -m plan --stack $$s --manifest tests/fixtures/manifest.json \
-	    --out dist/plan-fixture-$$s.json >/dev/null; done
+	$(PY) -m plan --stack dev --stack sandbox --stack prod --manifest tests/fixtures/manifest.json \
+	  --out 'dist/plan-fixture-{stack}.json' >/dev/null
 	$(PY) -m policy.offline dist/plan-fixture-dev.json dist/plan-fixture-sandbox.json \
 	  dist/plan-fixture-prod.json
 
@@ -71,7 +70,7 @@ plan: setup $(PLAN_MANIFEST) ## offline plan of STACK (default dev) under mocks:
 	$(PY) -m plan --stack $(STACK) $(PLAN_ARGS)
 
 plans: setup $(PLAN_MANIFEST) ## offline plans of every stack
-	for s in dev sandbox prod; do $(PY) -m plan --stack $$s $(PLAN_ARGS); done
+	$(PY) -m plan --stack dev --stack sandbox --stack prod $(PLAN_ARGS)
 
 plan-diff: setup ## Markdown diff of the offline plan of STACK between BASE and the work tree
 	$(PY) -m plan diff --stack $(STACK) --base $(BASE)

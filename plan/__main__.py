@@ -1,4 +1,8 @@
-"""`python -m plan --stack dev [--manifest PATH] [--out PATH]`; `python -m plan diff ...`."""
+"""`python -m plan --stack dev [--stack prod ...] [--manifest P] [--out P]`; `python -m plan diff`.
+
+Several stacks in one call share one process, so Pulumi's SDKs are imported once (most of the cost
+of a single plan). `--out` may hold `{stack}`; it must when several stacks are planned.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,22 @@ def main(argv: list[str]) -> int:
         return int(diff.main(argv[1:]))
 
     parser = argparse.ArgumentParser(prog="python -m plan", description=__doc__)
-    parser.add_argument("--stack", default="dev", help="stack to plan (Pulumi.<stack>.yaml)")
+    parser.add_argument(
+        "--stack",
+        action="append",
+        help="stack to plan (Pulumi.<stack>.yaml); repeat for several; default dev",
+    )
     parser.add_argument("--manifest", type=Path, help="artifact manifest (default: config)")
-    parser.add_argument("--out", type=Path, help="plan file (default dist/plan-<stack>.json)")
+    parser.add_argument(
+        "--out", help="plan file, `{stack}` replaced (default dist/plan-{stack}.json)"
+    )
     args = parser.parse_args(argv)
+    stacks: list[str] = args.stack or ["dev"]
+    if args.out and len(stacks) > 1 and "{stack}" not in args.out:
+        parser.error(
+            f"--out {args.out!r} names one file for {len(stacks)} stacks; "
+            "put {stack} in it, e.g. --out dist/plan-{stack}.json"
+        )
 
     from components.manifest import ManifestError  # noqa: PLC0415 - after argparse, for --help speed
     from components.routes import RouteError  # noqa: PLC0415
@@ -33,21 +49,23 @@ def main(argv: list[str]) -> int:
     from plan.config import StackError  # noqa: PLC0415
     from plan.record import PlanError, run_plan, write_plan  # noqa: PLC0415
 
-    out = args.out or ROOT / "dist" / f"plan-{args.stack}.json"
-    start = time.monotonic()
-    try:
-        entries = run_plan(args.stack, root=ROOT, manifest=args.manifest)
-    except (ConfigError, ManifestError, RouteError, StackError, PlanError) as exc:
-        print(f"plan {args.stack}: {exc}", file=sys.stderr)
-        return 1
-    seconds = time.monotonic() - start
-    write_plan(entries, out)
-    counts = Counter(e["type"] for e in entries)
-    width = max(len(t) for t in counts)
-    print(f"plan {args.stack}: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-    for type_, count in sorted(counts.items()):
-        print(f"  {type_:<{width}}  {count:>3}")
-    print(f"  {'total':<{width}}  {len(entries):>3}  ({seconds:.1f} s)")
+    for stack in stacks:
+        out = Path(args.out.replace("{stack}", stack)) if args.out else None
+        out = out or ROOT / "dist" / f"plan-{stack}.json"
+        start = time.monotonic()
+        try:
+            entries = run_plan(stack, root=ROOT, manifest=args.manifest)
+        except (ConfigError, ManifestError, RouteError, StackError, PlanError) as exc:
+            print(f"plan {stack}: {exc}", file=sys.stderr)
+            return 1
+        seconds = time.monotonic() - start
+        write_plan(entries, out)
+        counts = Counter(e["type"] for e in entries)
+        width = max(len(t) for t in counts)
+        print(f"plan {stack}: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+        for type_, count in sorted(counts.items()):
+            print(f"  {type_:<{width}}  {count:>3}")
+        print(f"  {'total':<{width}}  {len(entries):>3}  ({seconds:.1f} s)")
     return 0
 
 

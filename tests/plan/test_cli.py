@@ -38,6 +38,26 @@ def test_plan_writes_the_file_and_a_summary(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["plan-dev.json"]
 
 
+def test_several_stacks_in_one_process(tmp_path: Path) -> None:
+    out = tmp_path / "plan-{stack}.json"
+    result = run_cli(
+        "--stack", "dev", "--stack", "prod", "--manifest", str(MANIFEST), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    for stack in ("dev", "prod"):
+        expected = (ROOT / f"tests/snapshots/plan-{stack}.json").read_text()
+        assert (tmp_path / f"plan-{stack}.json").read_text() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan-dev.json", "plan-prod.json"]
+
+
+def test_several_stacks_need_stack_in_out(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = run_cli("--stack", "dev", "--stack", "prod", "--out", str(out))
+    assert result.returncode == 2
+    assert f"--out '{out}' names one file for 2 stacks; put {{stack}} in it" in result.stderr
+    assert not out.exists()
+
+
 def test_unknown_stack_exits_1_with_the_known_ones(tmp_path: Path) -> None:
     result = run_cli("--stack", "qa", "--manifest", str(MANIFEST), "--out", str(tmp_path / "p"))
     assert result.returncode == 1
