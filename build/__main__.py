@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     everything.add_argument(
         "--dist", type=Path, default=Path("dist"), help="output folder (default: dist)"
     )
+    everything.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="audit and bundle every artifact again, even when the previous one could be reused",
+    )
 
     check = sub.add_parser("audit", help="audit ELF files, Lambda zips or bundled folders")
     common(check)
@@ -113,7 +118,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[Row]) -> str:
-    header = ("artifact", "size", "unzipped", "glibc", "bundled libs")
+    header = ("artifact", "size", "unzipped", "glibc", "bundled libs", "this build")
     lines = [
         (
             r.artifact,
@@ -121,6 +126,7 @@ def _table(rows: list[Row]) -> str:
             f"{r.unzipped / 1e6:.2f} MB",
             r.glibc or "-",
             str(r.bundled),
+            "reused" if r.reused else "built",
         )
         for r in rows
     ]
@@ -134,7 +140,14 @@ def _all(args: argparse.Namespace) -> int:
     policy = load_policy(args.runtime)
     arch = policy.arch(args.arch)
     start = time.monotonic()
-    options = Options(app=args.app, dist=args.dist, policy=policy, arch=arch, mode=args.mode)
+    options = Options(
+        app=args.app,
+        dist=args.dist,
+        policy=policy,
+        arch=arch,
+        mode=args.mode,
+        cache=not args.no_cache,
+    )
     _, rows = build_all(options, _progress)
     _progress(f"wrote {args.dist / 'manifest.json'} ({time.monotonic() - start:.1f}s in all)")
     print(_table(rows))

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build import archive, cargo
+from build import archive, cache, cargo
 from build.audit import Report, audit, check_machine
 from build.deps import DependencyTree, resolve, system_dirs
 from build.elf import read_elf, sha256_file
 from build.errors import BundleError, ElfError, IncompatibleError, OutputError, ResolveError
-from build.graft import LIB_DIR, Bundled, file_digests, graft, tree_size
+from build.graft import LIB_DIR, Bundled, graft, tree_size
 from build.manifest import MANIFEST_NAME, MANIFEST_VERSION, bundled_entries, write_json_atomic
 from build.policy import ArchPolicy, Policy
 
@@ -28,12 +28,20 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+class Stage:
+    """A progress line; the block may change its ``label`` (e.g. to say it reused)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
 @contextlib.contextmanager
-def stage(progress: Progress, label: str) -> Iterator[None]:
-    """Report ``label`` with its duration once the block finishes."""
+def stage(progress: Progress, label: str) -> Iterator[Stage]:
+    """Report the stage's label with its duration once the block finishes."""
     start = time.monotonic()
-    yield
-    progress(f"{label} ({time.monotonic() - start:.1f}s)")
+    current = Stage(label)
+    yield current
+    progress(f"{current.label} ({time.monotonic() - start:.1f}s)")
 
 
 def host_ld_library_path() -> tuple[str, ...]:
@@ -120,6 +128,8 @@ class Options:
     policy: Policy
     arch: ArchPolicy
     mode: str = "host"
+    cache: bool = True
+    """Reuse a previous artifact when nothing that made it changed (build/cache.py)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ class Row:
     unzipped: int
     glibc: str | None
     bundled: int
+    reused: bool = False
+    """Taken from the previous build (build/cache.py), not audited and bundled again."""
 
 
 def _staging(dist: Path) -> Path:
@@ -148,8 +160,10 @@ def _staging(dist: Path) -> Path:
 def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], list[Row]]:
     """Compile once, then audit + bundle + zip each Lambda, bundle the server, write the manifest.
 
-    Everything is staged in ``dist/.build-*`` and moved into place only when all succeeded, the
-    manifest last: a failed build leaves the previous artifacts and manifest as they were.
+    An artifact whose inputs all match the previous manifest's record is reused instead
+    (build/cache.py). Everything is staged in ``dist/.build-*`` and moved into place only when
+    all succeeded, the manifest last: a failed build leaves the previous artifacts and manifest
+    as they were.
     """
     policy, arch = options.policy, options.arch
     with stage(progress, "cargo metadata"):
@@ -157,88 +171,153 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     plan = cargo.plan_compile(workspace, policy, arch, options.mode)
     with stage(progress, f"compile ({options.mode}, one cargo invocation, 5 binaries)"):
         binaries = cargo.compile_all(plan)
+    previous = None
+    if options.cache:
+        previous = cache.load_previous(options.dist, policy, arch)
+    else:
+        log.info("cache: --no-cache, building everything")
     staging = _staging(options.dist)
     try:
-        manifest, rows = _package(binaries, staging, policy, arch, progress)
+        packager = _Packager(options, staging, previous, progress)
+        manifest, rows = packager.package(binaries)
         _commit(staging, options.dist, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest, rows
 
 
-def _package(
-    binaries: dict[str, Path], staging: Path, policy: Policy, arch: ArchPolicy, progress: Progress
-) -> tuple[dict[str, Any], list[Row]]:
-    functions: dict[str, Any] = {}
-    rows: list[Row] = []
-    for name in cargo.LAMBDAS:
-        with stage(progress, f"{name}: audit, bundle, zip"):
-            tree_dir = staging / "trees" / name
-            prepared = prepare(binaries[name], tree_dir, policy, arch, binary_name="bootstrap")
-            zip_path = staging / f"{name}.zip"
-            archive.write_zip(tree_dir, zip_path)
-            size, unzipped = zip_path.stat().st_size, tree_size(tree_dir)
+class _Packager:
+    """Per artifact: reuse the previous one (build/cache.py) or audit + bundle (+ zip) it."""
+
+    def __init__(
+        self,
+        options: Options,
+        staging: Path,
+        previous: dict[str, Any] | None,
+        progress: Progress,
+    ) -> None:
+        self.policy, self.arch, self.dist = options.policy, options.arch, options.dist
+        self.staging, self.previous, self.progress = staging, previous, progress
+        self.hashes = cache.LibraryHashes()
+        self.ld_library_path = host_ld_library_path()
+        self.zip_epoch = archive.source_date_epoch()
+
+    def package(self, binaries: dict[str, Path]) -> tuple[dict[str, Any], list[Row]]:
+        functions: dict[str, Any] = {}
+        rows: list[Row] = []
+        for name in cargo.LAMBDAS:
+            functions[name], row = self.function(name, binaries[name])
+            rows.append(row)
+        server, row = self.server(binaries[cargo.SERVER])
+        rows.append(row)
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "runtime": self.policy.runtime,
+            "architecture": self.arch.name,
+            "glibc_max": self.policy.glibc_str,
+            "functions": functions,
+            "server": server,
+        }
+        return manifest, rows
+
+    def _previous_entry(self, name: str) -> Any:
+        if self.previous is None:
+            return None
+        if name == cargo.SERVER:
+            return self.previous.get("server")
+        functions = self.previous.get("functions")
+        return functions.get(name) if isinstance(functions, dict) else None
+
+    def _reusable(self, name: str, source: cache.Source) -> dict[str, Any] | None:
+        """The previous entry of ``name`` if its record matches ``source``, else None."""
+        if self.previous is None:
+            return None
+        entry = self._previous_entry(name)
+        fields = cache.SERVER_FIELDS if name == cargo.SERVER else cache.FUNCTION_FIELDS
+        reason = cache.stale_reason(entry, source, self.hashes, fields)
+        if reason is not None:
+            log.info("cache: rebuilding %s: %s", name, reason)
+            return None
+        assert isinstance(entry, dict)  # stale_reason checked it
+        return entry
+
+    def function(self, name: str, binary: Path) -> tuple[dict[str, Any], Row]:
+        with stage(self.progress, f"{name}: audit, bundle, zip") as current:
+            source = cache.source_of(
+                binary, self.policy, ld_library_path=self.ld_library_path, zip_epoch=self.zip_epoch
+            )
+            zip_path = self.staging / f"{name}.zip"
+            entry = self._reusable(name, source)
+            if entry is not None:
+                reason = cache.reuse_file(self.dist / f"{name}.zip", entry.get("sha256"), zip_path)
+                if reason is None:
+                    log.info(
+                        "cache: reused %s.zip: binary, policy, builder, libraries unchanged", name
+                    )
+                    current.label = f"{name}: reused"
+                    glibc, bundled = entry["glibc_required"], entry["bundled"]
+                    size, unzipped = zip_path.stat().st_size, entry["unzipped_size"]
+                    reused = True
+                else:
+                    log.info("cache: rebuilding %s: %s", name, reason)
+                    entry = None
+            if entry is None:
+                tree_dir = self.staging / "trees" / name
+                prepared = prepare(
+                    binary, tree_dir, self.policy, self.arch, binary_name="bootstrap"
+                )
+                archive.write_zip(tree_dir, zip_path, epoch=self.zip_epoch)
+                size, unzipped = zip_path.stat().st_size, tree_size(tree_dir)
+                glibc, bundled = prepared.report.glibc_required, bundled_entries(prepared.bundled)
+                reused = False
             archive.check_limits(name, size, unzipped)
-        functions[name] = {
+        record = {
             "zip": zip_path.name,
-            "sha256": sha256_file(zip_path),
+            "sha256": entry["sha256"] if entry is not None else sha256_file(zip_path),
             "size": size,
             "unzipped_size": unzipped,
-            "architecture": arch.name,
-            "glibc_required": prepared.report.glibc_required,
-            "bundled": bundled_entries(prepared.bundled),
+            "architecture": self.arch.name,
+            "glibc_required": glibc,
+            "bundled": bundled,
+            "source": source.record(),
         }
-        rows.append(
-            Row(
-                name,
-                zip_path.name,
-                size,
-                unzipped,
-                prepared.report.glibc_required,
-                len(prepared.bundled),
+        row = Row(name, zip_path.name, size, unzipped, glibc, len(bundled), reused)
+        return record, row
+
+    def server(self, binary: Path) -> tuple[dict[str, Any], Row]:
+        name = cargo.SERVER
+        with stage(self.progress, f"{name}: audit, bundle") as current:
+            source = cache.source_of(
+                binary, self.policy, ld_library_path=self.ld_library_path, zip_epoch=None
             )
-        )
-    with stage(progress, "server: audit, bundle"):
-        server_dir = staging / "server"
-        prepared = prepare(
-            binaries[cargo.SERVER], server_dir, policy, arch, binary_name=cargo.SERVER
-        )
-        digests = file_digests(server_dir)
-        listing = "".join(f"{path}\t{mode:o}\t{digest}\n" for path, mode, digest in digests)
-        server = {
+            server_dir = self.staging / "server"
+            entry = self._reusable(name, source)
+            if entry is not None:
+                reason = cache.reuse_tree(self.dist / "server", entry.get("sha256"), server_dir)
+                if reason is None:
+                    log.info("cache: reused server/: binary, policy, builder, libraries unchanged")
+                    current.label = f"{name}: reused"
+                    digest, glibc = entry["sha256"], entry["glibc_required"]
+                    bundled, reused = entry["bundled"], True
+                else:
+                    log.info("cache: rebuilding %s: %s", name, reason)
+                    entry = None
+            if entry is None:
+                prepared = prepare(binary, server_dir, self.policy, self.arch, binary_name=name)
+                digest = cache.tree_sha256(server_dir)
+                glibc, bundled = prepared.report.glibc_required, bundled_entries(prepared.bundled)
+                reused = False
+            size = tree_size(server_dir)
+        record = {
             "dir": "server",
-            "binary": f"server/{cargo.SERVER}",
-            "sha256": _sha256_text(listing),
-            "architecture": arch.name,
-            "glibc_required": prepared.report.glibc_required,
-            "bundled": bundled_entries(prepared.bundled),
+            "binary": f"server/{name}",
+            "sha256": digest,
+            "architecture": self.arch.name,
+            "glibc_required": glibc,
+            "bundled": bundled,
+            "source": source.record(),
         }
-        size = tree_size(server_dir)
-        rows.append(
-            Row(
-                "server",
-                "server/",
-                size,
-                size,
-                prepared.report.glibc_required,
-                len(prepared.bundled),
-            )
-        )
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "runtime": policy.runtime,
-        "architecture": arch.name,
-        "glibc_max": policy.glibc_str,
-        "functions": functions,
-        "server": server,
-    }
-    return manifest, rows
-
-
-def _sha256_text(text: str) -> str:
-    import hashlib  # noqa: PLC0415 - only here
-
-    return hashlib.sha256(text.encode()).hexdigest()
+        return record, Row(name, "server/", size, size, glibc, len(bundled), reused)
 
 
 def _commit(staging: Path, dist: Path, manifest: dict[str, Any]) -> None:
