@@ -8,10 +8,29 @@ from pathlib import Path
 import pytest
 
 from components.manifest import Manifest, read_manifest
+from components.rust_lambda import RustLambda, RustLambdaArgs
 from plan.record import record
 from plan.view import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-AbCdEf"
+
+
+def lambdas(manifest: Manifest, *names: str) -> dict[str, RustLambda]:
+    """RustLambdas for the fixture manifest's `names`, with minimal arguments (inside a program)."""
+    return {
+        name: RustLambda(
+            name,
+            RustLambdaArgs(
+                artifact=manifest.functions[name],
+                runtime="provided.al2023",
+                vpc_id="vpc-1",
+                subnet_ids=["subnet-a"],
+                db_secret_arn=SECRET,
+            ),
+        )
+        for name in names
+    }
 
 
 @pytest.fixture

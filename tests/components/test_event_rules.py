@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from components.event_rules import EventRules, EventRulesArgs
-from components.rust_lambda import RustLambda, RustLambdaArgs
 from plan.view import policy_json
+from tests.components.conftest import lambdas
 
-SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-AbCdEf"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:{}:live"
@@ -16,19 +15,7 @@ ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:{}:live"
 
 def rules(manifest, **changes):
     def program() -> None:
-        functions = {
-            name: RustLambda(
-                name,
-                RustLambdaArgs(
-                    artifact=manifest.functions[name],
-                    runtime="provided.al2023",
-                    vpc_id="vpc-1",
-                    subnet_ids=["subnet-a"],
-                    db_secret_arn=SECRET,
-                ),
-            )
-            for name in ("event", "timer")
-        }
+        functions = lambdas(manifest, *("event", "timer"))
         base = {
             "event_function": functions["event"],
             "timer_function": functions["timer"],

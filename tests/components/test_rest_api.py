@@ -6,10 +6,9 @@ import pytest
 
 from components.rest_api import RestApi, RestApiArgs
 from components.routes import Route
-from components.rust_lambda import RustLambda, RustLambdaArgs
 from plan.mocks import mock_id
+from tests.components.conftest import lambdas
 
-SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-AbCdEf"
 ROUTES = (
     Route("GET", "/devices", "devices:read"),
     Route("POST", "/devices", "devices:write"),
@@ -24,19 +23,7 @@ RESOURCE = "aws:apigateway/resource:Resource"
 
 def api(manifest, routes=ROUTES, **changes):
     def program() -> None:
-        functions = {
-            name: RustLambda(
-                name,
-                RustLambdaArgs(
-                    artifact=manifest.functions[name],
-                    runtime="provided.al2023",
-                    vpc_id="vpc-1",
-                    subnet_ids=["subnet-a"],
-                    db_secret_arn=SECRET,
-                ),
-            )
-            for name in ("handler", "authorizer")
-        }
+        functions = lambdas(manifest, *("handler", "authorizer"))
         RestApi(
             "api",
             RestApiArgs(
