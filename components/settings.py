@@ -212,6 +212,13 @@ class _Reader:
         assert spec.type == "string", key
         return str(value)
 
+    def matching(self, key: str, example: str, pattern: str, rule: str) -> str:
+        """A string that must fully match `pattern`; `rule` says so in words."""
+        value = self.string(key, example)
+        if not re.fullmatch(pattern, value):
+            self.fail(key, rule, value, self.set_fix(key, example))
+        return value
+
     def integer(self, key: str, lo: int, hi: int, unit: str) -> int:
         spec, value = self._value(key)
         assert spec.type == "integer", key
@@ -408,9 +415,7 @@ def _network(r: _Reader) -> NetworkSettings:
 def _database(r: _Reader, production: bool, protect: bool) -> DatabaseSettings:
     fix = r.set_fix
     mode = r.choice("databaseMode", ("managed", "external"))
-    name = r.string("dbName", "app")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
-        r.fail("dbName", "must match [a-z][a-z0-9_]{0,62}", name, fix("dbName", "app"))
+    name = r.matching("dbName", "app", r"[a-z][a-z0-9_]{0,62}", "must match [a-z][a-z0-9_]{0,62}")
     user = r.string("dbUsername", "app")
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", user) or user in ("postgres", "rdsadmin"):
         r.fail(
@@ -419,22 +424,18 @@ def _database(r: _Reader, production: bool, protect: bool) -> DatabaseSettings:
             user,
             fix("dbUsername", "app"),
         )
-    version = r.string("dbEngineVersion", "16")
-    if not re.fullmatch(r"1[3-9](\.[0-9]+)?", version):
-        r.fail(
-            "dbEngineVersion",
-            "must be PostgreSQL 13..19 (major or major.minor)",
-            version,
-            fix("dbEngineVersion", "16"),
-        )
-    instance_class = r.string("dbInstanceClass", "db.t4g.micro")
-    if not re.fullmatch(r"db\.[a-z0-9-]+\.[a-z0-9]+", instance_class):
-        r.fail(
-            "dbInstanceClass",
-            "must be an RDS instance class db.<family>.<size>",
-            instance_class,
-            fix("dbInstanceClass", "db.t4g.micro"),
-        )
+    version = r.matching(
+        "dbEngineVersion",
+        "16",
+        r"1[3-9](\.[0-9]+)?",
+        "must be PostgreSQL 13..19 (major or major.minor)",
+    )
+    instance_class = r.matching(
+        "dbInstanceClass",
+        "db.t4g.micro",
+        r"db\.[a-z0-9-]+\.[a-z0-9]+",
+        "must be an RDS instance class db.<family>.<size>",
+    )
     storage = r.integer("dbAllocatedStorageGb", 20, 65536, "GiB")
     max_storage = r.integer("dbMaxAllocatedStorageGb", 20, 65536, "GiB")
     if max_storage < storage:
@@ -587,11 +588,7 @@ def _lambdas(r: _Reader) -> LambdaSettings:
 
 def _api(r: _Reader) -> ApiSettings:
     routes_path = r.string("routesPath", "app/routes.json")
-    stage = r.string("apiStageName", "v1")
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", stage):
-        r.fail(
-            "apiStageName", "must match [A-Za-z0-9_]{1,64}", stage, r.set_fix("apiStageName", "v1")
-        )
+    stage = r.matching("apiStageName", "v1", r"[A-Za-z0-9_]{1,64}", "must match [A-Za-z0-9_]{1,64}")
     rate = r.integer("apiThrottleRateLimit", 1, 10000, "requests per second")
     burst = r.integer("apiThrottleBurstLimit", 1, 5000, "requests")
     if burst < min(rate, 5000):

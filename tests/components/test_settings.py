@@ -291,6 +291,27 @@ BAD = [
         "'arn:aws:acm:<region>:<account>:certificate/<uuid>' -s dev",
         id="certificate-arn",
     ),
+    pytest.param(
+        {"dbName": "App-1"},
+        "dev",
+        "rust-on-aws:dbName: must match [a-z][a-z0-9_]{0,62}, got 'App-1'; "
+        "fix: pulumi config set dbName 'app' -s dev",
+        id="db-name",
+    ),
+    pytest.param(
+        {"dbEngineVersion": "12"},
+        "dev",
+        "rust-on-aws:dbEngineVersion: must be PostgreSQL 13..19 (major or major.minor), "
+        "got '12'; fix: pulumi config set dbEngineVersion '16' -s dev",
+        id="db-engine-version",
+    ),
+    pytest.param(
+        {"dbInstanceClass": "t4g.micro"},
+        "dev",
+        "rust-on-aws:dbInstanceClass: must be an RDS instance class db.<family>.<size>, "
+        "got 't4g.micro'; fix: pulumi config set dbInstanceClass 'db.t4g.micro' -s dev",
+        id="db-instance-class",
+    ),
 ]
 
 
