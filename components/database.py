@@ -12,6 +12,16 @@ TYPE = "rust-on-aws:database:Database"
 PORT = 5432
 
 
+
+def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
+    """The ARN of the secret RDS manages for the master user (manage_master_user_password)."""
+    arn = secrets[0].secret_arn if secrets else None
+    if not arn:
+        raise ValueError(
+            "RDS returned no master user secret: manage_master_user_password must be true"
+        )
+    return arn
+
 @dataclass(frozen=True, kw_only=True)
 class ExternalDatabase:
     host: str
@@ -137,7 +147,7 @@ class Database(pulumi.ComponentResource):
         self.host = instance.address
         self.port = instance.port
         self.db_name = instance.db_name
-        self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.secret_arn = instance.master_user_secrets.apply(_master_secret_arn)
         self.security_group_id = self._sg.id
         self.endpoint = instance.endpoint
         self.register_outputs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -10,6 +11,15 @@ import pulumi_aws as aws
 
 TYPE = "rust-on-aws:network:Network"
 
+
+
+def _nth(i: int) -> Callable[[Sequence[str]], str]:
+    """The i-th availability zone name of getAvailabilityZones' list."""
+
+    def pick(names: Sequence[str]) -> str:
+        return names[i]
+
+    return pick
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
@@ -100,7 +110,7 @@ class Network(pulumi.ComponentResource):
         private: list[aws.ec2.Subnet] = []
         nats: list[aws.ec2.NatGateway] = []
         for i in range(args.az_count):
-            az = zones.names.apply(lambda names, i=i: names[i])
+            az = zones.names.apply(_nth(i))
             pub = aws.ec2.Subnet(
                 f"{name}-public-{i}",
                 vpc_id=vpc.id,
@@ -132,7 +142,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{i}",
                 vpc_id=vpc.id,
                 cidr_block=str(subnets[args.az_count + i]),
-                availability_zone=zones.names.apply(lambda names, i=i: names[i]),
+                availability_zone=zones.names.apply(_nth(i)),
                 tags=tags(f"private-{i}"),
                 opts=child,
             )
