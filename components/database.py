@@ -12,7 +12,6 @@ TYPE = "rust-on-aws:database:Database"
 PORT = 5432
 
 
-
 def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
     """The ARN of the secret RDS manages for the master user (manage_master_user_password)."""
     arn = secrets[0].secret_arn if secrets else None
@@ -21,6 +20,7 @@ def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecre
             "RDS returned no master user secret: manage_master_user_password must be true"
         )
     return arn
+
 
 @dataclass(frozen=True, kw_only=True)
 class ExternalDatabase:

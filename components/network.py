@@ -12,7 +12,6 @@ import pulumi_aws as aws
 TYPE = "rust-on-aws:network:Network"
 
 
-
 def _nth(i: int) -> Callable[[Sequence[str]], str]:
     """The i-th availability zone name of getAvailabilityZones' list."""
 
@@ -20,6 +19,7 @@ def _nth(i: int) -> Callable[[Sequence[str]], str]:
         return names[i]
 
     return pick
+
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:

@@ -1,4 +1,4 @@
-"""components/settings.py: every rule has a configuration that trips it, with its message."""
+"""components/settings/: every rule has a configuration that trips it, with its message."""
 
 from __future__ import annotations
 

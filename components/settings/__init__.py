@@ -1,0 +1,55 @@
+"""The one place configuration is read: Pulumi config -> a frozen, validated `Settings`.
+
+Every key is declared in `Pulumi.yaml` (type, description, default); that block is the single
+source of defaults. `load_settings` reads the declarations, takes each value from the stack's
+config or else the declared default, checks types and every rule below, and raises one
+`ConfigError` listing every problem (one line each: key, rule, actual value, fix) before any
+resource is created.
+"""
+
+from __future__ import annotations
+
+from components.settings.api import ApiSettings
+from components.settings.database import DatabaseSettings
+from components.settings.events import EventSettings
+from components.settings.functions import LambdaSettings
+from components.settings.load import Settings, load_settings
+from components.settings.network import NetworkSettings
+from components.settings.reader import (
+    ARCHITECTURES,
+    FARGATE_MEMORY,
+    LAMBDA_RUNTIMES,
+    LOG_RETENTION_DAYS,
+    PROJECT,
+    PROJECT_FILE,
+    ROOT,
+    SSL_MODES,
+    ConfigError,
+    KeySpec,
+    load_schema,
+)
+from components.settings.schedule import schedule_problem
+from components.settings.service import ServiceSettings
+
+__all__ = [
+    "ARCHITECTURES",
+    "FARGATE_MEMORY",
+    "LAMBDA_RUNTIMES",
+    "LOG_RETENTION_DAYS",
+    "PROJECT",
+    "PROJECT_FILE",
+    "ROOT",
+    "SSL_MODES",
+    "ApiSettings",
+    "ConfigError",
+    "DatabaseSettings",
+    "EventSettings",
+    "KeySpec",
+    "LambdaSettings",
+    "NetworkSettings",
+    "ServiceSettings",
+    "Settings",
+    "load_schema",
+    "load_settings",
+    "schedule_problem",
+]

@@ -1,0 +1,130 @@
+"""The database section: managed RDS PostgreSQL or an external database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from components.settings.reader import (
+    SSL_MODES,
+    Reader,
+)
+
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    mode: Literal["managed", "external"]
+    name: str
+    username: str
+    engine_version: str
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    backup_retention_days: int
+    deletion_protection: bool
+    ssl_mode: str
+    external_host: str
+    external_port: int
+    external_secret_arn: str
+
+
+def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSettings:
+    fix = r.set_fix
+    mode = r.choice("databaseMode", ("managed", "external"))
+    name = r.matching("dbName", "app", r"[a-z][a-z0-9_]{0,62}", "must match [a-z][a-z0-9_]{0,62}")
+    user = r.string("dbUsername", "app")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,15}", user) or user in ("postgres", "rdsadmin"):
+        r.fail(
+            "dbUsername",
+            "must match [a-z][a-z0-9_]{0,15} and not be postgres or rdsadmin",
+            user,
+            fix("dbUsername", "app"),
+        )
+    version = r.matching(
+        "dbEngineVersion",
+        "16",
+        r"1[3-9](\.[0-9]+)?",
+        "must be PostgreSQL 13..19 (major or major.minor)",
+    )
+    instance_class = r.matching(
+        "dbInstanceClass",
+        "db.t4g.micro",
+        r"db\.[a-z0-9-]+\.[a-z0-9]+",
+        "must be an RDS instance class db.<family>.<size>",
+    )
+    storage = r.integer("dbAllocatedStorageGb", 20, 65536, "GiB")
+    max_storage = r.integer("dbMaxAllocatedStorageGb", 20, 65536, "GiB")
+    if max_storage < storage:
+        r.fail(
+            "dbMaxAllocatedStorageGb",
+            f"must be at least dbAllocatedStorageGb ({storage})",
+            max_storage,
+            fix("dbMaxAllocatedStorageGb", storage),
+        )
+    multi_az = r.boolean("dbMultiAz")
+    backups = r.integer("dbBackupRetentionDays", 0, 35, "days")
+    deletion_protection = r.boolean("dbDeletionProtection")
+    ssl_mode = r.choice("dbSslMode", SSL_MODES)
+    host = r.string("externalDbHost", "db.example.internal")
+    port = r.integer("externalDbPort", 1, 65535, "TCP port")
+    secret = r.string("externalDbSecretArn", "arn:aws:secretsmanager:...")
+    if mode == "external":
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
+            r.fail(
+                "externalDbHost",
+                "databaseMode external needs the database host name",
+                host,
+                fix("externalDbHost", "db.example.internal"),
+            )
+        if not _SECRET_ARN.fullmatch(secret):
+            r.fail(
+                "externalDbSecretArn",
+                "databaseMode external needs a Secrets Manager secret ARN",
+                secret,
+                fix(
+                    "externalDbSecretArn",
+                    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+                ),
+            )
+    if production and mode == "managed":
+        if not deletion_protection:
+            r.fail(
+                "dbDeletionProtection",
+                "must be true when environment is production",
+                deletion_protection,
+                fix("dbDeletionProtection", "true"),
+            )
+        if backups < 7:
+            r.fail(
+                "dbBackupRetentionDays",
+                "must be at least 7 when environment is production",
+                backups,
+                fix("dbBackupRetentionDays", 7),
+            )
+    if production and not protect:
+        r.fail(
+            "protectStateful",
+            "must be true when environment is production",
+            protect,
+            fix("protectStateful", "true"),
+        )
+    return DatabaseSettings(
+        mode=mode,  # type: ignore[arg-type]
+        name=name,
+        username=user,
+        engine_version=version,
+        instance_class=instance_class,
+        allocated_storage_gb=storage,
+        max_allocated_storage_gb=max_storage,
+        multi_az=multi_az,
+        backup_retention_days=backups,
+        deletion_protection=deletion_protection,
+        ssl_mode=ssl_mode,
+        external_host=host,
+        external_port=port,
+        external_secret_arn=secret,
+    )
