@@ -98,6 +98,16 @@ class Network(pulumi.ComponentResource):
             tags=tags("vpc"),
             opts=child,
         )
+        # FSBP EC2.2: the VPC's default security group allows nothing. Managing it with no
+        # rules removes the allow-all rules AWS creates it with; nothing of ours uses it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags=tags("default-sg-closed"),
+            opts=child,
+        )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ class Report:
     undecided: list[Violation] = field(default_factory=list)
     checked: int = 0
     """How many (rule, resource) pairs were evaluated."""
+    inspected: Counter[str] = field(default_factory=Counter)
+    """Per rule name, how many resources it looked at (a stack rule: those of its types, or
+    every resource when it names none). A rule at 0 proved nothing about this plan."""
 
     @property
     def ok(self) -> bool:
@@ -88,6 +92,7 @@ def evaluate(
                 if not rule.applies_to(resource):
                     continue
                 report.checked += 1
+                report.inspected[rule.name] += 1
                 try:
                     messages = list(rule.check(resource))
                 except Unknown as unknown:
@@ -96,6 +101,9 @@ def evaluate(
                 _add(report, [_violation(rule, resource, m) for m in messages], waivers)
         elif isinstance(rule, StackRule):
             report.checked += 1
+            report.inspected[rule.name] += sum(
+                1 for r in resources if not rule.types or r.type in rule.types
+            )
             try:
                 found = list(rule.check(resources))
             except Unknown as unknown:

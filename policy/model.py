@@ -99,7 +99,8 @@ class StackRule:
     description: str
     check: StackCheck
     types: frozenset[str] = field(default_factory=frozenset)
-    """The types the rule is about (documentation only; the check sees every resource)."""
+    """The types the rule is about (the check sees every resource; reports count these as
+    inspected). Empty: the rule is about the whole plan (e.g. "no resource is an IAM user")."""
 
 
 Rule = ResourceRule | StackRule

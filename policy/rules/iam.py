@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from policy.model import (
     Resource,
     Rule,
+    StackRule,
     as_list,
     dig,
     json_input,
@@ -54,23 +55,32 @@ def _iam_no_wildcard(r: Resource) -> Iterator[str]:
 
 
 def _iam_no_admin_attachment(r: Resource) -> Iterator[str]:
-    arn = dig(r.props, "policyArn")
-    if arn in ADMIN_MANAGED_POLICIES:
-        yield f"roles must not get admin policies; got {arn}; attach a least-privilege policy"
+    """An attachment's policyArn, or a role's managedPolicyArns, naming an admin policy."""
+    arns = as_list(dig(r.props, "managedPolicyArns")) if r.type == IAM_ROLE else []
+    arns += as_list(dig(r.props, "policyArn"))
+    for arn in arns:
+        if arn in ADMIN_MANAGED_POLICIES:
+            yield (
+                f"roles must not get admin policies; got {arn}; attach a least-privilege policy"
+            )
 
 
-def _iam_no_users(r: Resource) -> Iterator[str]:
-    yield (
-        f"IAM users and long-lived keys are not allowed; got {r.type}; use roles (OIDC for CI, "
-        "task/execution roles for workloads)"
-    )
+def _iam_no_users(resources: Sequence[Resource]) -> Iterator[tuple[Resource | None, str]]:
+    """Looks at every resource of the plan: none may be an IAM user, its policy or its key."""
+    for r in resources:
+        if r.type in IAM_USER_TYPES:
+            yield (
+                r,
+                f"IAM users and long-lived keys are not allowed; got {r.type}; use roles (OIDC "
+                "for CI, task/execution roles for workloads)",
+            )
 
 
 RULES: tuple[Rule, ...] = (
     rule("iam-no-wildcard-action", "IAM.21", [IAM_POLICY, IAM_ROLE_POLICY, IAM_ROLE],
           _iam_no_wildcard, "No IAM policy allows a wildcard action ('*' or 'service:*')."),
-    rule("iam-no-admin-policy", "IAM.1", [IAM_ROLE_POLICY_ATTACHMENT],
+    rule("iam-no-admin-policy", "IAM.1", [IAM_ROLE_POLICY_ATTACHMENT, IAM_ROLE],
           _iam_no_admin_attachment, "No role gets an administrative managed policy."),
-    rule("iam-no-users", "IAM.2", IAM_USER_TYPES, _iam_no_users,
-          "No IAM users, user policies or access keys."),
+    StackRule("iam-no-users", "IAM.2", "No IAM users, user policies or access keys.",
+              _iam_no_users),
 )  # fmt: skip

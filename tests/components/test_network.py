@@ -36,6 +36,16 @@ def test_new_vpc_over_two_azs_with_one_nat(run) -> None:
     assert {e["parent"] for e in plan if e["name"] != "n"} == {"n"}
 
 
+def test_default_security_group_allows_nothing(run) -> None:
+    """FSBP EC2.2: AWS creates a VPC's default group allowing all traffic within it and all
+    egress; managing it with empty rule lists removes both (aws_default_security_group docs)."""
+    plan = run(lambda: Network("n", NetworkArgs()))
+    default = plan.inputs("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default["vpcId"] == mock_id("aws:ec2/vpc:Vpc", "n-vpc")
+    assert default["ingress"] == []
+    assert default["egress"] == []
+
+
 def test_two_nats_give_each_private_subnet_its_own(run) -> None:
     plan = run(lambda: Network("n", NetworkArgs(nat_gateways=2)))
     assert len(plan.of(NAT)) == 2

@@ -317,9 +317,13 @@ CASES: dict[str, Case] = {
             res(
                 "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                 policyArn="arn:aws:iam::aws:policy/AdministratorAccess",
-            )
+            ),
+            res(
+                "aws:iam/role:Role",
+                managedPolicyArns=["arn:aws:iam::aws:policy/PowerUserAccess"],
+            ),
         ],
-        [res("aws:iam/rolePolicyAttachment:RolePolicyAttachment")],
+        [res("aws:iam/rolePolicyAttachment:RolePolicyAttachment"), res("aws:iam/role:Role")],
     ),
     "iam-no-users": ([Resource("aws:iam/user:User", "ci-user", {})], [res(FN)]),
     "log-group-retention": (
@@ -460,7 +464,11 @@ def test_computed_values_are_undecided_not_passed() -> None:
 
 def test_stack_rules_see_the_whole_plan() -> None:
     stack_rules = [r for r in RULES if isinstance(r, StackRule)]
-    assert {r.name for r in stack_rules} == {"lambda-log-group-retention", "ecr-lifecycle-policy"}
+    assert {r.name for r in stack_rules} == {
+        "lambda-log-group-retention",
+        "ecr-lifecycle-policy",
+        "iam-no-users",
+    }
     # a log group for another function does not satisfy this one
     wrong = _fn_logs("/aws/lambda/someone-else")
     assert _violations_of("lambda-log-group-retention", wrong)
