@@ -60,9 +60,7 @@ def _iam_no_admin_attachment(r: Resource) -> Iterator[str]:
     arns += as_list(dig(r.props, "policyArn"))
     for arn in arns:
         if arn in ADMIN_MANAGED_POLICIES:
-            yield (
-                f"roles must not get admin policies; got {arn}; attach a least-privilege policy"
-            )
+            yield (f"roles must not get admin policies; got {arn}; attach a least-privilege policy")
 
 
 def _iam_no_users(resources: Sequence[Resource]) -> Iterator[tuple[Resource | None, str]]:
