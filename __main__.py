@@ -21,15 +21,16 @@ from pathlib import Path
 
 import pulumi
 
+from components.certificate import Certificate, CertificateArgs
 from components.database import Database, DatabaseArgs, ExternalDatabase
 from components.event_rules import EventRules, EventRulesArgs
 from components.manifest import manifest_path, read_manifest
 from components.network import Network, NetworkArgs
-from components.rest_api import RestApi, RestApiArgs
+from components.rest_api import ApiDomain, RestApi, RestApiArgs
 from components.routes import load_routes
 from components.rust_lambda import RustLambda, RustLambdaArgs
-from components.service import Service, ServiceArgs
-from components.settings import ROOT, load_settings
+from components.service import Service, ServiceArgs, ServiceTls, image_content_tag
+from components.settings import ROOT, Domain, load_settings
 
 settings = load_settings()
 manifest = read_manifest(
@@ -38,6 +39,8 @@ manifest = read_manifest(
     architecture=settings.architecture,
 )
 routes = load_routes(ROOT / settings.api.routes_path)
+DOCKERFILE = ROOT / "app" / "Dockerfile"
+image_tag = image_content_tag(manifest.server.sha256, DOCKERFILE)
 prefix = settings.prefix
 tags = {"project": "rust-on-aws", "stack": settings.stack}
 
@@ -79,7 +82,10 @@ database = Database(
         protect=settings.protect,
         external=(
             ExternalDatabase(
-                host=db.external_host, port=db.external_port, secret_arn=db.external_secret_arn
+                host=db.external_host,
+                port=db.external_port,
+                secret_arn=db.external_secret_arn,
+                secret_kms_key_arn=db.external_secret_kms_key_arn,
             )
             if db.mode == "external"
             else None
@@ -88,7 +94,32 @@ database = Database(
     ),
 )
 
+domains = settings.domains
+
+
+def certificate(label: str, domain: Domain) -> Certificate:
+    """The entry point's certificate: the configured ARN, or one DNS-validated in the zone."""
+    return Certificate(
+        f"{prefix}-{label}-tls",
+        CertificateArgs(
+            domain_name=domain.name,
+            certificate_arn=domain.certificate_arn,
+            zone_id=domains.zone_id,
+            tags=tags,
+        ),
+    )
+
+
 svc = settings.service
+service_tls = (
+    ServiceTls(
+        domain_name=domains.service.name,
+        certificate_arn=certificate("server", domains.service).arn,
+        zone_id=domains.zone_id,
+    )
+    if domains.service is not None
+    else None
+)
 service = Service(
     f"{prefix}-server",
     ServiceArgs(
@@ -96,13 +127,14 @@ service = Service(
         public_subnet_ids=network.public_subnet_ids,
         private_subnet_ids=network.private_subnet_ids,
         context=_rel(manifest.server.dir),
-        dockerfile="app/Dockerfile",
-        image_tag=manifest.server.sha256[:16],
+        dockerfile=_rel(DOCKERFILE),
+        image_tag=image_tag,
         architecture=settings.architecture,
         db_host=database.host,
         db_port=database.port,
         db_name=database.db_name,
         db_secret_arn=database.secret_arn,
+        db_secret_kms_key_arn=database.secret_kms_key_arn,
         db_ssl_mode=db.ssl_mode,
         cpu=svc.cpu,
         memory_mb=svc.memory_mb,
@@ -111,12 +143,13 @@ service = Service(
         max_count=svc.max_count,
         cpu_target_percent=svc.cpu_target_percent,
         migrate_on_start=svc.migrate_on_start,
+        wait_for_steady_state=svc.wait_for_steady_state,
         rust_log=settings.rust_log,
         log_retention_days=settings.log_retention_days,
         keep_images=settings.events.ecr_keep_images,
         protect=settings.protect,
         load_balancer_deletion_protection=settings.protect,
-        certificate_arn=svc.certificate_arn,
+        tls=service_tls,
         tags=tags,
     ),
 )
@@ -159,6 +192,7 @@ for fn_name, artifact in manifest.functions.items():
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
             db_secret_arn=database.secret_arn,
+            db_secret_kms_key_arn=database.secret_kms_key_arn,
             environment={**db_env, **extra_env.get(fn_name, {})},
             extra_statements=extra_statements.get(fn_name, ()),
             memory_mb=lam.memory_mb,
@@ -172,6 +206,15 @@ for fn_name, artifact in manifest.functions.items():
     database.allow_from(fn_name, functions[fn_name].security_group_id)
 
 api = settings.api
+api_domain = (
+    ApiDomain(
+        domain_name=domains.api.name,
+        certificate_arn=certificate("api", domains.api).arn,
+        zone_id=domains.zone_id,
+    )
+    if domains.api is not None
+    else None
+)
 rest_api = RestApi(
     f"{prefix}-rest",
     RestApiArgs(
@@ -181,6 +224,8 @@ rest_api = RestApi(
         stage_name=api.stage_name,
         authorizer_cache_ttl_seconds=api.authorizer_cache_ttl_seconds,
         manage_account_logging_role=api.manage_account_logging_role,
+        domain=api_domain,
+        disable_execute_api_endpoint=domains.disable_execute_api_endpoint,
         throttle_rate_limit=api.throttle_rate_limit,
         throttle_burst_limit=api.throttle_burst_limit,
         log_retention_days=settings.log_retention_days,
@@ -199,6 +244,8 @@ EventRules(
         schedule_expression=ev.schedule_expression,
         retry_attempts=ev.retry_attempts,
         max_age_seconds=ev.max_age_seconds,
+        function_retry_attempts=ev.function_retry_attempts,
+        function_max_event_age_seconds=ev.function_max_event_age_seconds,
         tags=tags,
     ),
 )

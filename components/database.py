@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 TYPE = "rust-on-aws:database:Database"
 PORT = 5432
@@ -30,6 +31,9 @@ class ExternalDatabase:
     """Secrets Manager secret whose JSON has `username` and `password`."""
     port: int = PORT
     """TCP port. Default 5432."""
+    secret_kms_key_arn: str | None = None
+    """Customer-managed KMS key the secret is encrypted with (readers get kms:Decrypt on it,
+    through Secrets Manager only). Default none: the AWS-managed key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +78,8 @@ class Database(pulumi.ComponentResource):
     """Secret with `username` and `password` (the RDS-managed secret for a managed database)."""
     security_group_id: pulumi.Output[str] | None
     """The database's security group (None for an external database)."""
+    secret_kms_key_arn: str | None
+    """The customer-managed key of an external database's secret, if any."""
     endpoint: pulumi.Output[str]
 
     def __init__(
@@ -94,6 +100,7 @@ class Database(pulumi.ComponentResource):
             self.db_name = pulumi.Output.from_input(args.db_name)
             self.secret_arn = pulumi.Output.from_input(ext.secret_arn)
             self.security_group_id = None
+            self.secret_kms_key_arn = ext.secret_kms_key_arn
             self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
             self.register_outputs({"host": self.host, "secret_arn": self.secret_arn})
             return
@@ -113,6 +120,17 @@ class Database(pulumi.ComponentResource):
         )
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets", subnet_ids=args.subnet_ids, tags=tags, opts=child
+        )
+        # Snapshot names are unique per account and region: a fixed name would collide with the
+        # snapshot of an earlier instance of this stack and block its deletion. The suffix is
+        # made once per database (random, kept in the state) and changes only with it.
+        final_snapshot = (
+            pulumi.Output.concat(
+                f"{name}-final-",
+                random.RandomId(f"{name}-final-snapshot-id", byte_length=4, opts=child).hex,
+            )
+            if args.deletion_protection
+            else None
         )
         instance = aws.rds.Instance(
             f"{name}-instance",
@@ -137,7 +155,7 @@ class Database(pulumi.ComponentResource):
             backup_retention_period=args.backup_retention_days,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not args.deletion_protection,
-            final_snapshot_identifier=f"{name}-final" if args.deletion_protection else None,
+            final_snapshot_identifier=final_snapshot,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             iam_database_authentication_enabled=False,
@@ -149,6 +167,7 @@ class Database(pulumi.ComponentResource):
         self.db_name = instance.db_name
         self.secret_arn = instance.master_user_secrets.apply(_master_secret_arn)
         self.security_group_id = self._sg.id
+        self.secret_kms_key_arn = None
         self.endpoint = instance.endpoint
         self.register_outputs(
             {"host": self.host, "secret_arn": self.secret_arn, "endpoint": self.endpoint}

@@ -1,4 +1,13 @@
-"""EventRules: ECR pushes -> the event Lambda, a schedule -> the timer Lambda, with a DLQ."""
+"""EventRules: ECR pushes -> the event Lambda, a schedule -> the timer Lambda, with a DLQ.
+
+EventBridge invokes Lambda asynchronously. The rule's retry policy and dead-letter queue cover
+only *delivery* (EventBridge could not hand the event to Lambda); once Lambda accepted it, a
+function error is retried by Lambda itself and then dropped, never reaching the rule's DLQ. So
+each target function also gets an asynchronous invocation configuration on its `live` alias
+(retries, maximum event age, and the same queue as its on-failure destination) and its role the
+permission to send there
+(https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import policy_document
 from components.rust_lambda import RustLambda
 from components.settings import schedule_problem
 
@@ -26,7 +36,12 @@ class EventRulesArgs:
     retry_attempts: int = 4
     """Target retries before the dead-letter queue (0..185). Default 4."""
     max_age_seconds: int = 3600
-    """Oldest event still retried, seconds (60..86400). Default 3600."""
+    """Oldest event EventBridge still retries delivering, seconds (60..86400). Default 3600."""
+    function_retry_attempts: int = 2
+    """Lambda's own retries of a failed asynchronous invocation (0..2). Default 2."""
+    function_max_event_age_seconds: int = 3600
+    """Oldest event Lambda still retries after a function error, seconds (60..21600), then it
+    goes to the dead-letter queue. Default 3600."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every taggable resource."""
 
@@ -54,6 +69,16 @@ class EventRules(pulumi.ComponentResource):
             raise ValueError(
                 f"EventRules {name}: max_age_seconds must be in 60..86400, "
                 f"got {args.max_age_seconds}"
+            )
+        if not 0 <= args.function_retry_attempts <= 2:
+            raise ValueError(
+                f"EventRules {name}: function_retry_attempts must be in 0..2 (Lambda's "
+                f"asynchronous retries), got {args.function_retry_attempts}"
+            )
+        if not 60 <= args.function_max_event_age_seconds <= 21600:
+            raise ValueError(
+                f"EventRules {name}: function_max_event_age_seconds must be in 60..21600, "
+                f"got {args.function_max_event_age_seconds}"
             )
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
@@ -107,13 +132,35 @@ class EventRules(pulumi.ComponentResource):
                 source_arn=rule.arn,
                 opts=child,
             )
+            send = aws.iam.RolePolicy(
+                f"{name}-{label}-failures",
+                role=function.role_name,
+                policy=policy_document(
+                    [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": dlq.arn}]
+                ),
+                opts=child,
+            )
+            invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-{label}-async",
+                function_name=function.function_name,
+                qualifier=function.alias_name,
+                maximum_retry_attempts=args.function_retry_attempts,
+                maximum_event_age_in_seconds=args.function_max_event_age_seconds,
+                destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                    on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                        destination=dlq.arn
+                    )
+                ),
+                # Lambda checks the role may send to the destination when the config is set.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[send]),
+            )
             aws.cloudwatch.EventTarget(
                 f"{name}-{label}",
                 rule=rule.name,
                 arn=function.alias_arn,
                 retry_policy=retry,
                 dead_letter_config=dead_letter,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, invoke_config]),
             )
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",

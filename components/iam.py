@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 
 def assume_role_policy(service: str) -> str:
@@ -27,3 +28,21 @@ def assume_role_policy(service: str) -> str:
 def policy_document(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
     """A policy JSON from statements whose Resource values may be outputs."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def kms_decrypt_via_secrets_manager(key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """`kms:Decrypt` with one key, only when Secrets Manager calls KMS on the role's behalf
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html)."""
+    region = aws.get_region_output()
+    return {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": key_arn,
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": pulumi.Output.concat(
+                    "secretsmanager.", region.region, ".amazonaws.com"
+                )
+            }
+        },
+    }

@@ -1,22 +1,45 @@
-"""RestApi: API Gateway REST API from the route table, every method behind a TOKEN authorizer."""
+"""RestApi: API Gateway REST API from one OpenAPI document, every route behind a TOKEN authorizer.
+
+The route table becomes one OpenAPI 3 document (`openapi_document`) with API Gateway's
+extensions: an `aws_proxy` integration per route to the handler's `live` alias, the TOKEN
+authorizer as a security scheme that every operation requires, the identity validation
+expression and the result cache. The document is the API's `body`, imported in `overwrite` mode,
+and the stage's deployment is redeployed on the document's hash. So one `pulumi up` takes the
+API from one document to the next: a removed route is gone from the API before the new
+deployment is taken (with one resource per method, the deployment could be taken while a
+removed method still existed, and the route stayed live until a second deploy).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components.certificate import DOMAIN_NAME, HOSTED_ZONE_ID
 from components.iam import assume_role_policy, policy_document
-from components.routes import Route, routes_digest
+from components.routes import Route
 from components.rust_lambda import RustLambda
 
 TYPE = "rust-on-aws:rest_api:RestApi"
 IDENTITY_SOURCE = "method.request.header.Authorization"
-#: Rejects requests without a bearer token before the authorizer runs (no Lambda cost).
-IDENTITY_VALIDATION = r"^Bearer [-0-9A-Za-z._~+/]+=*$"
+IDENTITY_VALIDATION = r"^Bearer roa_[a-z0-9]{12}_[A-Za-z0-9]{40}$"
+"""Exactly the header of a well-formed token (app/core/src/token.rs: `roa_<12 a-z0-9>_<40
+A-Za-z0-9>`): API Gateway answers 401 to anything else without calling the authorizer, so junk
+never reaches the Lambda or the database. The Rust parser accepts exactly the same headers; both
+are tested against app/token-cases.json."""
+SECURITY_SCHEME = "fleet-token"
+TLS_POLICY = "TLS_1_2"
+"""API Gateway's security policy: TLS 1.2 and 1.3 only. The default execute-api endpoint of a
+regional API otherwise accepts TLS 1.0
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-custom-domain-tls-version.html)."""
+INTEGRATION_TIMEOUT_MS = 29_000
+"""API Gateway's default (and, without a quota increase, maximum) integration timeout."""
 ACCESS_LOG_FORMAT = json.dumps(
     {
         "requestId": "$context.requestId",
@@ -29,24 +52,112 @@ ACCESS_LOG_FORMAT = json.dumps(
         "integrationLatency": "$context.integrationLatency",
         "authorizerError": "$context.authorizer.error",
         "principalId": "$context.authorizer.principalId",
+        "tlsVersion": "$context.tlsVersion",
+        "domainName": "$context.domainName",
     },
     sort_keys=True,
 )
 
 
-def _segment_label(segment: str) -> str:
-    """Resource-name-safe label of a path segment ({device_id} -> by-device_id)."""
-    return f"by-{segment[1:-1]}" if segment.startswith("{") else segment
+def openapi_document(
+    routes: tuple[Route, ...],
+    *,
+    title: str,
+    handler_uri: str,
+    authorizer_uri: str,
+    authorizer_cache_ttl_seconds: int,
+    disable_execute_api_endpoint: bool,
+) -> dict[str, Any]:
+    """The REST API as OpenAPI 3.0 with API Gateway's extensions.
+
+    Extensions: https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions.html
+    (x-amazon-apigateway-integration, -authtype, -authorizer, -endpoint-configuration). Paths use
+    `{param}` exactly as the route table does; each operation declares its path parameters and
+    requires the token scheme.
+    """
+    paths: dict[str, dict[str, Any]] = {}
+    for route in sorted(routes, key=lambda r: (r.path, r.method)):
+        params = [s[1:-1] for s in route.segments if s.startswith("{")]
+        operation: dict[str, Any] = {
+            "operationId": f"{route.method.lower()}{route.path.replace('/', '_')}".replace(
+                "{", ""
+            ).replace("}", ""),
+            "summary": f"{route.method} {route.path} (scope {route.scope})",
+            "security": [{SECURITY_SCHEME: []}],
+            "responses": {"default": {"description": "the handler's JSON response"}},
+            "x-amazon-apigateway-integration": {
+                "type": "aws_proxy",
+                "httpMethod": "POST",
+                "uri": handler_uri,
+                "passthroughBehavior": "when_no_match",
+                "timeoutInMillis": INTEGRATION_TIMEOUT_MS,
+            },
+        }
+        if params:
+            operation["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ]
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.0.1",
+        "info": {
+            "title": title,
+            "description": "Routes of app/routes.json behind the TOKEN authorizer.",
+            "version": routes_version(routes),
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "custom",
+                    "x-amazon-apigateway-authorizer": {
+                        "type": "token",
+                        "authorizerUri": authorizer_uri,
+                        "identitySource": IDENTITY_SOURCE,
+                        "identityValidationExpression": IDENTITY_VALIDATION,
+                        "authorizerResultTtlInSeconds": authorizer_cache_ttl_seconds,
+                    },
+                }
+            }
+        },
+        "x-amazon-apigateway-endpoint-configuration": {
+            "disableExecuteApiEndpoint": disable_execute_api_endpoint
+        },
+    }
 
 
-def path_label(segments: tuple[str, ...]) -> str:
-    return "-".join(_segment_label(s) for s in segments)
+def routes_version(routes: tuple[Route, ...]) -> str:
+    """A short digest of the route table (the document's info.version)."""
+    canonical = json.dumps(sorted([r.method, r.path, r.scope] for r in routes))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def document_hash(body: str) -> str:
+    """The deployment trigger: sha256 of the exact body API Gateway imports."""
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiDomain:
+    """A custom domain name in front of the stage."""
+
+    domain_name: str
+    """Host name clients use, e.g. `api.example.com`."""
+    certificate_arn: pulumi.Input[str]
+    """Issued ACM certificate for `domain_name` in the stack's region (components.certificate)."""
+    zone_id: str | None = None
+    """Route 53 hosted zone for the alias record; None creates no DNS record (point a record at
+    the `domain_target` output yourself)."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RestApiArgs:
     routes: tuple[Route, ...]
-    """The route table (app/routes.json): one method per route."""
+    """The route table (app/routes.json): one operation per route."""
     handler: RustLambda
     """The Lambda every route integrates with (AWS_PROXY to its `live` alias)."""
     authorizer: RustLambda
@@ -65,54 +176,66 @@ class RestApiArgs:
     """Pulumi `protect` on the access log group. Default false."""
     xray_tracing: bool = True
     """X-Ray tracing on the stage (FSBP APIGateway.3). Default true."""
-    manage_account_logging_role: bool = True
-    """Set the account-wide API Gateway CloudWatch role (access logging needs one per region)."""
+    manage_account_logging_role: bool = False
+    """Set the account-wide API Gateway CloudWatch role that access logging needs. One stack per
+    account and region owns it (setting it from several stacks makes them fight, and destroying
+    one breaks the others' logs). Default false."""
+    domain: ApiDomain | None = None
+    """Custom domain with a TLS 1.2 policy, mapped to the stage at its root. Default none."""
+    disable_execute_api_endpoint: bool = False
+    """Refuse the default https://{id}.execute-api... endpoint, so clients can only come in
+    through `domain`. Needs `domain`. Default false."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every taggable resource."""
 
 
 class RestApi(pulumi.ComponentResource):
     url: pulumi.Output[str]
-    """The stage's invoke URL."""
+    """https://<domain>/ with a custom domain, else the stage's invoke URL."""
+    stage_invoke_url: pulumi.Output[str]
     rest_api_id: pulumi.Output[str]
     execution_arn: pulumi.Output[str]
+    body: pulumi.Output[str]
+    """The OpenAPI document imported as the API."""
+    stage_name: pulumi.Output[str]
+    domain_target: pulumi.Output[str] | None
+    """The regional domain name to alias `domain` to (None without a domain)."""
 
     def __init__(
         self, name: str, args: RestApiArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        if not args.routes:
-            raise ValueError(f"RestApi {name}: routes must not be empty")
-        if not 0 <= args.authorizer_cache_ttl_seconds <= 3600:
-            raise ValueError(
-                f"RestApi {name}: authorizer_cache_ttl_seconds must be in 0..3600, "
-                f"got {args.authorizer_cache_ttl_seconds}"
-            )
-        if args.throttle_burst_limit < 1 or args.throttle_rate_limit < 1:
-            raise ValueError(
-                f"RestApi {name}: throttle limits must be positive, got rate "
-                f"{args.throttle_rate_limit} burst {args.throttle_burst_limit}"
-            )
+        self._validate(name, args)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
 
+        body = pulumi.Output.all(
+            handler=args.handler.alias_invoke_arn, authorizer=args.authorizer.alias_invoke_arn
+        ).apply(
+            lambda uris: json.dumps(
+                openapi_document(
+                    args.routes,
+                    title=name,
+                    handler_uri=uris["handler"],
+                    authorizer_uri=uris["authorizer"],
+                    authorizer_cache_ttl_seconds=args.authorizer_cache_ttl_seconds,
+                    disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+                ),
+                sort_keys=True,
+            )
+        )
         api = aws.apigateway.RestApi(
             f"{name}-api",
             description=f"{name}: routes of app/routes.json",
+            body=body,
+            put_rest_api_mode="overwrite",
+            fail_on_warnings=True,
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"
             ),
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+            security_policy=TLS_POLICY,
             tags=tags,
-            opts=child,
-        )
-        authorizer = aws.apigateway.Authorizer(
-            f"{name}-authorizer",
-            rest_api=api.id,
-            type="TOKEN",
-            authorizer_uri=args.authorizer.alias_invoke_arn,
-            identity_source=IDENTITY_SOURCE,
-            identity_validation_expression=IDENTITY_VALIDATION,
-            authorizer_result_ttl_in_seconds=args.authorizer_cache_ttl_seconds,
             opts=child,
         )
         aws.lambda_.Permission(
@@ -121,52 +244,10 @@ class RestApi(pulumi.ComponentResource):
             function=args.authorizer.function_name,
             qualifier=args.authorizer.alias_name,
             principal="apigateway.amazonaws.com",
-            source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/", authorizer.id),
+            # The authorizer is created by the import: its id is not known here, the API's is.
+            source_arn=pulumi.Output.concat(api.execution_arn, "/authorizers/*"),
             opts=child,
         )
-
-        # One resource per distinct path prefix, parents first.
-        resources: dict[tuple[str, ...], aws.apigateway.Resource] = {}
-        for route in sorted(args.routes, key=lambda r: r.segments):
-            for depth in range(1, len(route.segments) + 1):
-                prefix = route.segments[:depth]
-                if prefix in resources:
-                    continue
-                parent_id = api.root_resource_id if depth == 1 else resources[prefix[:-1]].id
-                resources[prefix] = aws.apigateway.Resource(
-                    f"{name}-{path_label(prefix)}",
-                    rest_api=api.id,
-                    parent_id=parent_id,
-                    path_part=prefix[-1],
-                    opts=child,
-                )
-        routed: list[pulumi.Resource] = []
-        for route in args.routes:
-            label = f"{name}-{route.method}-{path_label(route.segments)}"
-            params = {
-                f"method.request.path.{s[1:-1]}": True for s in route.segments if s.startswith("{")
-            }
-            method = aws.apigateway.Method(
-                label,
-                rest_api=api.id,
-                resource_id=resources[route.segments].id,
-                http_method=route.method,
-                authorization="CUSTOM",
-                authorizer_id=authorizer.id,
-                request_parameters=params or None,
-                opts=child,
-            )
-            integration = aws.apigateway.Integration(
-                label,
-                rest_api=api.id,
-                resource_id=resources[route.segments].id,
-                http_method=method.http_method,
-                type="AWS_PROXY",
-                integration_http_method="POST",
-                uri=args.handler.alias_invoke_arn,
-                opts=child,
-            )
-            routed += [method, integration]
         aws.lambda_.Permission(
             f"{name}-invoke-handler",
             action="lambda:InvokeFunction",
@@ -176,29 +257,14 @@ class RestApi(pulumi.ComponentResource):
             source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
             opts=child,
         )
-
-        # Any change of routes, integrations or the authorizer redeploys the stage.
-        trigger = hashlib.sha256(
-            json.dumps(
-                {
-                    "routes": routes_digest(args.routes),
-                    "integration": ["AWS_PROXY", "POST", "live"],
-                    "authorizer": [
-                        "TOKEN",
-                        IDENTITY_SOURCE,
-                        IDENTITY_VALIDATION,
-                        args.authorizer_cache_ttl_seconds,
-                    ],
-                },
-                sort_keys=True,
-            ).encode()
-        ).hexdigest()
+        # A new document (a route added, removed or changed, another integration or authorizer
+        # setting) replaces the deployment, which snapshots the API as just imported.
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api.id,
-            description=f"routes {trigger[:12]}",
-            triggers={"redeployment": trigger},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=routed),
+            description=body.apply(lambda b: f"document {document_hash(b)[:12]}"),
+            triggers={"redeployment": body.apply(document_hash)},
+            opts=child,
         )
 
         log_group = aws.cloudwatch.LogGroup(
@@ -210,42 +276,7 @@ class RestApi(pulumi.ComponentResource):
         )
         depends: list[pulumi.Resource] = []
         if args.manage_account_logging_role:
-            identity = aws.get_caller_identity_output()
-            region = aws.get_region_output()
-            role = aws.iam.Role(
-                f"{name}-cloudwatch",
-                assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
-                description="API Gateway (account-wide): write access and execution logs",
-                tags=tags,
-                opts=child,
-            )
-            aws.iam.RolePolicy(
-                f"{name}-cloudwatch",
-                role=role.id,
-                policy=policy_document(
-                    [
-                        {
-                            "Effect": "Allow",
-                            "Action": [
-                                "logs:CreateLogGroup",
-                                "logs:CreateLogStream",
-                                "logs:DescribeLogGroups",
-                                "logs:DescribeLogStreams",
-                                "logs:PutLogEvents",
-                                "logs:GetLogEvents",
-                                "logs:FilterLogEvents",
-                            ],
-                            "Resource": pulumi.Output.concat(
-                                "arn:aws:logs:", region.region, ":", identity.account_id, ":*"
-                            ),
-                        }
-                    ]
-                ),
-                opts=child,
-            )
-            depends.append(
-                aws.apigateway.Account(f"{name}-account", cloudwatch_role_arn=role.arn, opts=child)
-            )
+            depends.append(self._account_logging_role(name, tags, child))
         stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=api.id,
@@ -271,9 +302,139 @@ class RestApi(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.domain_target = None
         self.url = stage.invoke_url
+        if args.domain is not None:
+            self.domain_target = self._domain(
+                name, domain=args.domain, api=api, stage=stage, tags=tags, child=child
+            )
+            self.url = pulumi.Output.from_input(f"https://{args.domain.domain_name}/")
+        self.stage_invoke_url = stage.invoke_url
         self.rest_api_id = api.id
         self.execution_arn = api.execution_arn
+        self.body = body
+        self.stage_name = stage.stage_name
         self.register_outputs(
             {"url": self.url, "rest_api_id": self.rest_api_id, "execution_arn": self.execution_arn}
+        )
+
+    @staticmethod
+    def _validate(name: str, args: RestApiArgs) -> None:
+        if not args.routes:
+            raise ValueError(f"RestApi {name}: routes must not be empty")
+        if not 0 <= args.authorizer_cache_ttl_seconds <= 3600:
+            raise ValueError(
+                f"RestApi {name}: authorizer_cache_ttl_seconds must be in 0..3600, "
+                f"got {args.authorizer_cache_ttl_seconds}"
+            )
+        if args.throttle_burst_limit < 1 or args.throttle_rate_limit < 1:
+            raise ValueError(
+                f"RestApi {name}: throttle limits must be positive, got rate "
+                f"{args.throttle_rate_limit} burst {args.throttle_burst_limit}"
+            )
+        if args.disable_execute_api_endpoint and args.domain is None:
+            raise ValueError(
+                f"RestApi {name}: disable_execute_api_endpoint needs a custom domain, or the API "
+                "has no endpoint at all; pass domain or leave the default endpoint on"
+            )
+        if args.domain is not None:
+            if not DOMAIN_NAME.fullmatch(args.domain.domain_name):
+                raise ValueError(
+                    f"RestApi {name}: domain.domain_name must be a lowercase host name such as "
+                    f"api.example.com, got {args.domain.domain_name!r}"
+                )
+            zone = args.domain.zone_id
+            if zone is not None and not HOSTED_ZONE_ID.fullmatch(zone):
+                raise ValueError(
+                    f"RestApi {name}: domain.zone_id must be a Route 53 hosted zone id (Z...), "
+                    f"got {zone!r}"
+                )
+
+    def _domain(
+        self,
+        name: str,
+        *,
+        domain: ApiDomain,
+        api: aws.apigateway.RestApi,
+        stage: aws.apigateway.Stage,
+        tags: Mapping[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Output[str]:
+        """DomainName (regional, TLS 1.2), the stage mapped at its root, the alias record."""
+        custom = aws.apigateway.DomainName(
+            f"{name}-domain",
+            domain_name=domain.domain_name,
+            regional_certificate_arn=domain.certificate_arn,
+            endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(
+                types="REGIONAL"
+            ),
+            security_policy=TLS_POLICY,
+            tags=dict(tags),
+            opts=child,
+        )
+        aws.apigateway.BasePathMapping(
+            f"{name}-mapping",
+            rest_api=api.id,
+            stage_name=stage.stage_name,
+            domain_name=custom.domain_name,
+            opts=child,
+        )
+        if domain.zone_id is not None:
+            aws.route53.Record(
+                f"{name}-dns",
+                zone_id=domain.zone_id,
+                name=domain.domain_name,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=custom.regional_domain_name,
+                        zone_id=custom.regional_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=child,
+            )
+        return custom.regional_domain_name
+
+    @staticmethod
+    def _account_logging_role(
+        name: str, tags: Mapping[str, str], child: pulumi.ResourceOptions
+    ) -> aws.apigateway.Account:
+        identity = aws.get_caller_identity_output()
+        region = aws.get_region_output()
+        role = aws.iam.Role(
+            f"{name}-cloudwatch",
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+            description="API Gateway (account-wide): write access and execution logs",
+            tags=dict(tags),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-cloudwatch",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogGroups",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                            "logs:GetLogEvents",
+                            "logs:FilterLogEvents",
+                        ],
+                        "Resource": pulumi.Output.concat(
+                            "arn:aws:logs:", region.region, ":", identity.account_id, ":*"
+                        ),
+                    }
+                ]
+            ),
+            opts=child,
+        )
+        return aws.apigateway.Account(
+            f"{name}-account",
+            cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=child.parent, depends_on=[policy]),
         )

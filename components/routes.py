@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -27,6 +26,50 @@ class Route:
     @property
     def segments(self) -> tuple[str, ...]:
         return tuple(self.path.strip("/").split("/"))
+
+    def pattern_matches_requests_of(self, other: Route) -> bool:
+        """Whether this route's policy ARN (each `{param}` as `*`) matches the execute-api ARN
+        of some request of `other`. `*` in an execute-api ARN matches any characters, `/`
+        included; a request's path parameter is one segment that may equal any literal."""
+        return self.method == other.method and _covers(self.segments, other.segments)
+
+
+def _covers(pattern: tuple[str, ...], template: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not template
+    head, rest = pattern[0], pattern[1:]
+    if head.startswith("{"):  # `*`: one or more whole segments of the request
+        return any(_covers(rest, template[k:]) for k in range(1, len(template) + 1))
+    if not template:
+        return False
+    first = template[0]  # a literal takes one segment: the same literal, or a parameter
+    return (first == head or first.startswith("{")) and _covers(rest, template[1:])
+
+
+def policy_conflict(routes: tuple[Route, ...]) -> str | None:
+    """Why the authorizer could not grant some token exactly its routes, or None.
+
+    The authorizer allows a token's routes and denies each route it lacks that a granted
+    route's `*` also matches (app/core/src/routes.rs, `denied_for`). That Deny must not match a
+    request of a route of another scope, which the same token may hold. The Rust route table
+    refuses the same tables.
+    """
+    for denied in routes:
+        others = [r for r in routes if r.scope != denied.scope]
+        shadow = next((r for r in others if r.pattern_matches_requests_of(denied)), None)
+        if shadow is None:
+            continue
+        hit = next((r for r in others if denied.pattern_matches_requests_of(r)), None)
+        if hit is not None:
+            return (
+                f"route {denied.method} {denied.path} ({denied.scope}) cannot be granted exactly "
+                f"at API Gateway: `*` in an execute-api ARN matches `/`, so the ARN of "
+                f"{shadow.method} {shadow.path} ({shadow.scope}) also matches it and a token "
+                f"without {denied.scope} needs a Deny for it, and that Deny would also match "
+                f"{hit.method} {hit.path} ({hit.scope}); give {denied.path} and {hit.path} the "
+                "same scope or change a path segment"
+            )
+    return None
 
 
 def parse_routes(doc: object, source: str) -> tuple[Route, ...]:
@@ -59,6 +102,9 @@ def parse_routes(doc: object, source: str) -> tuple[Route, ...]:
             raise RouteError(f"{where}: {method} {path} is listed twice; remove one")
         seen.add((method, path))
         routes.append(Route(method, path, scope))
+    conflict = policy_conflict(tuple(routes))
+    if conflict:
+        raise RouteError(f"{source}: {conflict}")
     return tuple(routes)
 
 
@@ -70,9 +116,3 @@ def load_routes(path: Path) -> tuple[Route, ...]:
     except json.JSONDecodeError as exc:
         raise RouteError(f"route table {path} is not JSON ({exc})") from exc
     return parse_routes(doc, str(path))
-
-
-def routes_digest(routes: tuple[Route, ...]) -> str:
-    """sha256 of the routes in a canonical form (a Deployment trigger)."""
-    canonical = json.dumps([[r.method, r.path, r.scope] for r in routes])
-    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import assume_role_policy, policy_document
+from components.iam import assume_role_policy, kms_decrypt_via_secrets_manager, policy_document
 from components.manifest import FunctionArtifact
 
 TYPE = "rust-on-aws:rust_lambda:RustLambda"
@@ -38,6 +38,10 @@ class RustLambdaArgs:
     """Private subnets the function runs in."""
     db_secret_arn: pulumi.Input[str]
     """The one secret the function may read (DB_SECRET_ARN)."""
+    db_secret_kms_key_arn: pulumi.Input[str] | None = None
+    """Customer-managed KMS key the secret is encrypted with: the role may `kms:Decrypt` with
+    that key only, and only through Secrets Manager. Default none (the AWS-managed key, which
+    needs no grant)."""
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Environment variables (docs/contracts.md section 3). Never a password."""
     memory_mb: int = 128
@@ -67,6 +71,8 @@ class RustLambda(pulumi.ComponentResource):
     """Invoke ARN of the `live` alias (API Gateway integrations and authorizers)."""
     alias_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
+    role_name: pulumi.Output[str]
+    """The execution role's name (other components attach their grants to it)."""
     security_group_id: pulumi.Output[str]
 
     def __init__(
@@ -124,7 +130,12 @@ class RustLambda(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        kms = (
+            [kms_decrypt_via_secrets_manager(args.db_secret_kms_key_arn)]
+            if args.db_secret_kms_key_arn is not None
+            else []
+        )
+        policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=policy_document(
@@ -153,6 +164,7 @@ class RustLambda(pulumi.ComponentResource):
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": args.db_secret_arn,
                     },
+                    *kms,
                     *(dict(statement) for statement in args.extra_statements),
                 ]
             ),
@@ -194,8 +206,11 @@ class RustLambda(pulumi.ComponentResource):
                 log_format="Text", log_group=log_group.name
             ),
             tags=tags,
-            # The log group exists (with its retention) before the function can log.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The log group (with its retention) and the role's permissions exist before the
+            # function: an invocation (or the VPC attachment) right after creation would
+            # otherwise race IAM; on destroy the function goes first, while its role can still
+            # delete the network interfaces it made.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]),
         )
         alias = aws.lambda_.Alias(
             f"{name}-{ALIAS}",
@@ -210,6 +225,7 @@ class RustLambda(pulumi.ComponentResource):
         self.alias_invoke_arn = alias.invoke_arn
         self.alias_name = alias.name
         self.role_arn = role.arn
+        self.role_name = role.name
         self.security_group_id = sg.id
         self.register_outputs(
             {

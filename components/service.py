@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from components.iam import assume_role_policy, policy_document
+from components.certificate import DOMAIN_NAME
+from components.iam import assume_role_policy, kms_decrypt_via_secrets_manager, policy_document
 
 TYPE = "rust-on-aws:service:Service"
 CONTAINER = "server"
@@ -20,9 +23,70 @@ CONTAINER_HEALTH_COMMAND = "/app/server"
 """The server binary in the image (app/Dockerfile); `server healthcheck` probes /healthz."""
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 """TLS 1.3 and 1.2 only (FSBP ELB.17)."""
-ACM_ARN = re.compile(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}")
 _PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 _CPU_ARCH = {"x86_64": "X86_64", "arm64": "ARM64"}
+
+
+_FROM = re.compile(
+    r"^\s*FROM\s+(?:--platform=\S+\s+)?(?P<image>\S+)(?:\s+AS\s+(?P<stage>\S+))?",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+class ImageError(ValueError):
+    """The image's inputs cannot give a tag that changes whenever its content can."""
+
+
+def image_content_tag(server_sha256: str, dockerfile: Path) -> str:
+    """The image tag: the first 16 hex of a sha256 over everything that makes the image.
+
+    The repository's tags are IMMUTABLE, so a tag must never be pushed twice with different
+    content. The content is the server folder (the manifest's sha256 of its files), the
+    Dockerfile's bytes, and the base image, which the Dockerfile must pin by digest (so it is in
+    those bytes): a new base under the same tag would otherwise build a new image under an
+    existing tag, and ECR would refuse the push.
+    """
+    try:
+        text = dockerfile.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"Dockerfile {dockerfile} cannot be read ({exc}); restore it") from exc
+    found = list(_FROM.finditer(text.decode(errors="replace")))
+    if not found:
+        raise ImageError(f"Dockerfile {dockerfile} has no FROM line; restore app/Dockerfile")
+    stages: set[str] = {"scratch"}  # no base at all, or an earlier stage of this file
+    for match in found:
+        image = match["image"]
+        if match["stage"]:
+            stages.add(match["stage"].lower())
+        if image.lower() in stages:
+            continue
+        if "$" in image:
+            raise ImageError(
+                f"Dockerfile {dockerfile}: FROM {image} takes the base image from a build "
+                "argument, which the image tag cannot see; write the image in the FROM line, "
+                "pinned by digest"
+            )
+        if not re.search(r"@sha256:[0-9a-f]{64}$", image):
+            raise ImageError(
+                f"Dockerfile {dockerfile}: FROM {image} is not pinned by digest, so a new base "
+                "image under the same tag would make a new image under an existing (immutable) "
+                f"tag; pin it: FROM {image}@sha256:<digest> (`docker buildx imagetools inspect "
+                f"{image}` prints it)"
+            )
+    digest = hashlib.sha256(f"server {server_sha256}\n".encode() + text).hexdigest()
+    return digest[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceTls:
+    """The load balancer's domain name and certificate."""
+
+    domain_name: str
+    """Host name clients use, e.g. `app.example.com`."""
+    certificate_arn: pulumi.Input[str]
+    """Issued ACM certificate for `domain_name` in the stack's region (components.certificate)."""
+    zone_id: str | None = None
+    """Route 53 hosted zone for the alias record; None creates no record."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +102,7 @@ class ServiceArgs:
     dockerfile: str
     """Dockerfile path (app/Dockerfile)."""
     image_tag: str
-    """Image tag; the manifest's server sha256 prefix, so equal content means an equal tag."""
+    """Image tag (`image_content_tag`): changes whenever the image's content can."""
     architecture: Literal["x86_64", "arm64"]
     """CPU architecture of the image and the tasks."""
     db_host: pulumi.Input[str]
@@ -46,6 +110,8 @@ class ServiceArgs:
     db_name: pulumi.Input[str]
     db_secret_arn: pulumi.Input[str]
     """Secret whose `username` and `password` ECS injects as DB_USERNAME and DB_PASSWORD."""
+    db_secret_kms_key_arn: pulumi.Input[str] | None = None
+    """Customer-managed KMS key of the secret (kms:Decrypt through Secrets Manager only)."""
     db_ssl_mode: str = "require"
     """DB_SSLMODE. Default require."""
     cpu: int = 256
@@ -64,6 +130,9 @@ class ServiceArgs:
     """Target-tracking average CPU, percent. Default 60."""
     migrate_on_start: bool = True
     """MIGRATE_ON_START. Default true."""
+    wait_for_steady_state: bool = False
+    """`pulumi up` waits for the new deployment to be steady (and fails when it is not).
+    Default false."""
     rust_log: str = "info"
     """RUST_LOG. Default info."""
     log_retention_days: int = 14
@@ -72,9 +141,9 @@ class ServiceArgs:
     """ECR lifecycle: keep the newest this many images. Default 20."""
     protect: bool = False
     """Pulumi `protect` on the repository and the log group. Default false."""
-    certificate_arn: str | None = None
-    """ACM certificate ARN for an HTTPS listener on 443 (TLS 1.2+ policy); HTTP on 80 then only
-    redirects to HTTPS. Default none: HTTP on 80 forwards to the tasks."""
+    tls: ServiceTls | None = None
+    """HTTPS on 443 (TLS 1.2+ policy) for a domain name, HTTP on 80 then only redirects to it.
+    Default none: HTTP on 80 forwards to the tasks (refused in production by the settings)."""
     load_balancer_deletion_protection: bool = False
     """AWS deletion protection on the load balancer (FSBP ELB.6). Default false; true in prod."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -83,7 +152,7 @@ class ServiceArgs:
 
 class Service(pulumi.ComponentResource):
     url: pulumi.Output[str]
-    """http://<load balancer DNS name>."""
+    """https://<domain name> with TLS, else http://<load balancer DNS name>."""
     repository_url: pulumi.Output[str]
     repository_name: pulumi.Output[str]
     repository_arn: pulumi.Output[str]
@@ -109,10 +178,10 @@ class Service(pulumi.ComponentResource):
             )
         if not args.image_tag:
             raise ValueError(f"Service {name}: image_tag must not be empty")
-        if args.certificate_arn is not None and not ACM_ARN.fullmatch(args.certificate_arn):
+        if args.tls is not None and not DOMAIN_NAME.fullmatch(args.tls.domain_name):
             raise ValueError(
-                f"Service {name}: certificate_arn must be an ACM certificate ARN "
-                f"(arn:aws:acm:<region>:<account>:certificate/<uuid>), got {args.certificate_arn!r}"
+                f"Service {name}: tls.domain_name must be a lowercase host name such as "
+                f"app.example.com, got {args.tls.domain_name!r}"
             )
         child = pulumi.ResourceOptions(parent=self)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
@@ -185,7 +254,7 @@ class Service(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.iam.RolePolicy(
+        execution_policy = aws.iam.RolePolicy(
             f"{name}-execution",
             role=execution_role.id,
             policy=policy_document(
@@ -215,6 +284,11 @@ class Service(pulumi.ComponentResource):
                         "Action": "secretsmanager:GetSecretValue",
                         "Resource": args.db_secret_arn,
                     },
+                    *(
+                        [kms_decrypt_via_secrets_manager(args.db_secret_kms_key_arn)]
+                        if args.db_secret_kms_key_arn is not None
+                        else []
+                    ),
                 ]
             ),
             opts=child,
@@ -243,7 +317,7 @@ class Service(pulumi.ComponentResource):
             tags={**tags, "Name": f"{name}-task-sg"},
             opts=child,
         )
-        public_ports = {80: "HTTP"} | ({443: "HTTPS"} if args.certificate_arn else {})
+        public_ports = {80: "HTTP"} | ({443: "HTTPS"} if args.tls else {})
         for port, proto in public_ports.items():
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-alb-{proto.lower()}",
@@ -410,9 +484,14 @@ class Service(pulumi.ComponentResource):
             health_check_grace_period_seconds=30,
             propagate_tags="SERVICE",
             tags=tags,
-            # Autoscaling owns the count after creation.
+            wait_for_steady_state=args.wait_for_steady_state,
+            # Autoscaling owns the count after creation. The execution role's permissions exist
+            # before tasks start (image pull, logs, the secret), and on destroy the service goes
+            # first, so its tasks stop while the role still lets them.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[listener], ignore_changes=["desiredCount"]
+                parent=self,
+                depends_on=[listener, execution_policy],
+                ignore_changes=["desiredCount"],
             ),
         )
         scaling = aws.appautoscaling.Target(
@@ -441,8 +520,7 @@ class Service(pulumi.ComponentResource):
             opts=child,
         )
 
-        scheme = "https://" if args.certificate_arn else "http://"
-        self.url = pulumi.Output.concat(scheme, alb.dns_name)
+        self.url = self._address(name, args, alb, child)
         self.repository_url = repo.repository_url
         self.repository_name = repo.name
         self.repository_arn = repo.arn
@@ -460,6 +538,28 @@ class Service(pulumi.ComponentResource):
         )
 
     @staticmethod
+    def _address(
+        name: str, args: ServiceArgs, alb: aws.lb.LoadBalancer, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        """The service's URL; with TLS and a hosted zone, the alias record that makes it work."""
+        if args.tls is None:
+            return pulumi.Output.concat("http://", alb.dns_name)
+        if args.tls.zone_id is not None:
+            aws.route53.Record(
+                f"{name}-dns",
+                zone_id=args.tls.zone_id,
+                name=args.tls.domain_name,
+                type="A",
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True
+                    )
+                ],
+                opts=child,
+            )
+        return pulumi.Output.from_input(f"https://{args.tls.domain_name}")
+
+    @staticmethod
     def _listeners(
         name: str,
         args: ServiceArgs,
@@ -474,14 +574,14 @@ class Service(pulumi.ComponentResource):
         forward = aws.lb.ListenerDefaultActionArgs(
             type="forward", target_group_arn=target_group.arn
         )
-        if args.certificate_arn:
+        if args.tls is not None:
             listener: aws.lb.Listener | None = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=alb.arn,
                 port=443,
                 protocol="HTTPS",
                 ssl_policy=TLS_POLICY,
-                certificate_arn=args.certificate_arn,
+                certificate_arn=args.tls.certificate_arn,
                 default_actions=[forward],
                 opts=child,
             )

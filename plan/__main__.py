@@ -45,6 +45,7 @@ def main(argv: list[str]) -> int:
 
     from components.manifest import ManifestError  # noqa: PLC0415 - after argparse, for --help speed
     from components.routes import RouteError  # noqa: PLC0415
+    from components.service import ImageError  # noqa: PLC0415
     from components.settings import ConfigError  # noqa: PLC0415
     from plan.config import StackError  # noqa: PLC0415
     from plan.record import PlanError, run_plan, write_plan  # noqa: PLC0415
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> int:
         start = time.monotonic()
         try:
             entries = run_plan(stack, root=ROOT, manifest=args.manifest)
-        except (ConfigError, ManifestError, RouteError, StackError, PlanError) as exc:
+        except (ConfigError, ManifestError, RouteError, ImageError, StackError, PlanError) as exc:
             print(f"plan {stack}: {exc}", file=sys.stderr)
             return 1
         seconds = time.monotonic() - start

@@ -15,6 +15,12 @@ from pulumi.runtime.sync_await import _ensure_event_loop
 
 ACCOUNT = "123456789012"
 
+#: Route 53 hosted zone ids of the regional API Gateway endpoints and of Application Load
+#: Balancers, per region, as AWS lists them (https://docs.aws.amazon.com/general/latest/gr/apigateway.html,
+#: https://docs.aws.amazon.com/general/latest/gr/elb.html). Alias records point at these.
+APIGW_ZONES = {"eu-west-1": "ZLY8HYME6SFDD", "us-east-1": "Z1UJRXOUMOOFQ8"}
+ALB_ZONES = {"eu-west-1": "Z32O12XQLNTSW2", "us-east-1": "Z35SXDOTRQ7X7K"}
+
 
 def _hex(*parts: str, n: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:n]
@@ -62,90 +68,183 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raise NotImplementedError(f"plan mocks: invoke {args.token} is not mocked; add it")
         return handler(self.region), []
 
-    def new_resource(  # noqa: PLR0912 - one branch per type whose outputs the program reads
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str, dict[str, Any]]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         t, name, inputs, r = args.typ, args.name, dict(args.inputs), self.region
-        h = _hex(t, name)
-        rid = mock_id(t, name)
-        physical = inputs.get("name") or mock_name(t, name)
-        out: dict[str, Any] = {**inputs}
+        ctx = _Resource(
+            type=t,
+            name=name,
+            inputs=inputs,
+            region=r,
+            h=_hex(t, name),
+            rid=mock_id(t, name),
+            physical=str(inputs.get("name") or mock_name(t, name)),
+        )
         service = t.split(":")[1].split("/")[0]
-        out.setdefault("arn", f"arn:aws:{service}:{r}:{ACCOUNT}:{physical}")
-        if t == "aws:lambda/function:Function":
-            arn = f"arn:aws:lambda:{r}:{ACCOUNT}:function:{physical}"
-            out.update(
-                name=physical,
-                arn=arn,
-                version="1",
-                qualifiedArn=f"{arn}:1",
-                invokeArn=_invoke_arn(r, arn),
-            )
-        elif t == "aws:lambda/alias:Alias":
-            arn = f"arn:aws:lambda:{r}:{ACCOUNT}:function:{inputs['functionName']}:{inputs['name']}"
-            out.update(arn=arn, invokeArn=_invoke_arn(r, arn))
-        elif t == "aws:apigateway/restApi:RestApi":
-            out.update(
-                rootResourceId=_hex(rid, n=10),
-                executionArn=f"arn:aws:execute-api:{r}:{ACCOUNT}:{rid}",
-                arn=f"arn:aws:apigateway:{r}::/restapis/{rid}",
-            )
-        elif t == "aws:apigateway/stage:Stage":
-            api = inputs["restApi"]
-            out["invokeUrl"] = f"https://{api}.execute-api.{r}.amazonaws.com/{inputs['stageName']}"
-        elif t == "aws:lb/loadBalancer:LoadBalancer":
-            out.update(
-                arn=f"arn:aws:elasticloadbalancing:{r}:{ACCOUNT}:loadbalancer/app/{physical}/{h[:16]}",
-                dnsName=f"{physical}-{h[:10]}.{r}.elb.amazonaws.com",
-                arnSuffix=f"app/{physical}/{h[:16]}",
-            )
-        elif t == "aws:rds/instance:Instance":
-            address = f"{physical}.{h[:12]}.{r}.rds.amazonaws.com"
-            out.update(
-                address=address,
-                port=5432,
-                endpoint=f"{address}:5432",
-                masterUserSecrets=[
-                    {
-                        "secretArn": (
-                            f"arn:aws:secretsmanager:{r}:{ACCOUNT}:secret:rds!db-{h[:8]}-AbCdEf"
-                        ),
-                        "secretStatus": "active",
-                        "kmsKeyId": f"arn:aws:kms:{r}:{ACCOUNT}:key/{h[:8]}",
-                    }
-                ],
-            )
-        elif t == "aws:ecr/repository:Repository":
-            out.update(
-                name=physical,
-                registryId=ACCOUNT,
-                repositoryUrl=f"{ACCOUNT}.dkr.ecr.{r}.amazonaws.com/{physical}",
-                arn=f"arn:aws:ecr:{r}:{ACCOUNT}:repository/{physical}",
-            )
-        elif t == "docker:index/image:Image":
-            repo = str(inputs.get("imageName", name)).rsplit(":", 1)[0]
-            out.update(repoDigest=f"{repo}@sha256:{_hex(t, name, n=64)}")
-        elif t == "aws:cloudwatch/logGroup:LogGroup":
-            out["arn"] = f"arn:aws:logs:{r}:{ACCOUNT}:log-group:{physical}"
-        elif t == "aws:cloudwatch/eventRule:EventRule":
-            out.update(name=physical, arn=f"arn:aws:events:{r}:{ACCOUNT}:rule/{physical}")
-        elif t == "aws:sqs/queue:Queue":
-            out.update(
-                name=physical,
-                arn=f"arn:aws:sqs:{r}:{ACCOUNT}:{physical}",
-                url=f"https://sqs.{r}.amazonaws.com/{ACCOUNT}/{physical}",
-            )
-        elif t == "aws:iam/role:Role":
-            out.update(name=physical, arn=f"arn:aws:iam::{ACCOUNT}:role/{physical}")
-        elif t == "aws:ecs/cluster:Cluster":
-            out.update(name=physical, arn=f"arn:aws:ecs:{r}:{ACCOUNT}:cluster/{physical}")
-        elif t == "aws:ecs/service:Service":
-            out["name"] = physical
-        elif t == "aws:ecs/taskDefinition:TaskDefinition":
-            out["arn"] = f"arn:aws:ecs:{r}:{ACCOUNT}:task-definition/{inputs.get('family')}:1"
-        elif t == "aws:rds/subnetGroup:SubnetGroup":
-            out["name"] = physical
-        return rid, out
+        out: dict[str, Any] = {**inputs}
+        out.setdefault("arn", f"arn:aws:{service}:{r}:{ACCOUNT}:{ctx.physical}")
+        outputs = _OUTPUTS.get(t)
+        if outputs is not None:
+            out.update(outputs(ctx))
+        return ctx.rid, out
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """What an output function knows of the resource being registered."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    region: str
+    h: str
+    """A hash of type and name, for ids and suffixes."""
+    rid: str
+    physical: str
+    """The physical name: the `name` input, or an auto-name like Pulumi's."""
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        """arn:aws:<service>:<region>:<account>:<resource> (AWS's general ARN format)."""
+        return f"arn:aws:{service}:{self.region if region else ''}:{ACCOUNT}:{resource}"
+
+
+def _function(c: _Resource) -> dict[str, Any]:
+    arn = c.arn("lambda", f"function:{c.physical}")
+    return {
+        "name": c.physical,
+        "arn": arn,
+        "version": "1",
+        "qualifiedArn": f"{arn}:1",
+        "invokeArn": _invoke_arn(c.region, arn),
+    }
+
+
+def _alias(c: _Resource) -> dict[str, Any]:
+    arn = c.arn("lambda", f"function:{c.inputs['functionName']}:{c.inputs['name']}")
+    return {"arn": arn, "invokeArn": _invoke_arn(c.region, arn)}
+
+
+def _rest_api(c: _Resource) -> dict[str, Any]:
+    return {
+        "rootResourceId": _hex(c.rid, n=10),
+        "executionArn": c.arn("execute-api", c.rid),
+        "arn": f"arn:aws:apigateway:{c.region}::/restapis/{c.rid}",
+    }
+
+
+def _stage(c: _Resource) -> dict[str, Any]:
+    api, stage = c.inputs["restApi"], c.inputs["stageName"]
+    return {"invokeUrl": f"https://{api}.execute-api.{c.region}.amazonaws.com/{stage}"}
+
+
+def _load_balancer(c: _Resource) -> dict[str, Any]:
+    suffix = f"app/{c.physical}/{c.h[:16]}"
+    return {
+        "arn": c.arn("elasticloadbalancing", f"loadbalancer/{suffix}"),
+        "dnsName": f"{c.physical}-{c.h[:10]}.{c.region}.elb.amazonaws.com",
+        "arnSuffix": suffix,
+        "zoneId": ALB_ZONES.get(c.region, "ZALBREGIONAL"),
+    }
+
+
+def _db_instance(c: _Resource) -> dict[str, Any]:
+    address = f"{c.physical}.{c.h[:12]}.{c.region}.rds.amazonaws.com"
+    return {
+        "address": address,
+        "port": 5432,
+        "endpoint": f"{address}:5432",
+        "masterUserSecrets": [
+            {
+                "secretArn": c.arn("secretsmanager", f"secret:rds!db-{c.h[:8]}-AbCdEf"),
+                "secretStatus": "active",
+                "kmsKeyId": c.arn("kms", f"key/{_uuid(c.h)}"),
+            }
+        ],
+    }
+
+
+def _repository(c: _Resource) -> dict[str, Any]:
+    return {
+        "name": c.physical,
+        "registryId": ACCOUNT,
+        "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{c.region}.amazonaws.com/{c.physical}",
+        "arn": c.arn("ecr", f"repository/{c.physical}"),
+    }
+
+
+def _image(c: _Resource) -> dict[str, Any]:
+    repo = str(c.inputs.get("imageName", c.name)).rsplit(":", 1)[0]
+    return {"repoDigest": f"{repo}@sha256:{_hex(c.type, c.name, n=64)}"}
+
+
+def _certificate(c: _Resource) -> dict[str, Any]:
+    domain = c.inputs["domainName"]
+    return {
+        "arn": c.arn("acm", f"certificate/{_uuid(c.h)}"),
+        "domainValidationOptions": [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{c.h[:32]}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_hex(c.h, 'v', n=32)}.acm-validations.aws.",
+            }
+        ],
+        "status": "PENDING_VALIDATION",
+    }
+
+
+def _domain_name(c: _Resource) -> dict[str, Any]:
+    return {
+        "arn": f"arn:aws:apigateway:{c.region}::/domainnames/{c.inputs['domainName']}",
+        "regionalDomainName": f"d-{c.h[:10]}.execute-api.{c.region}.amazonaws.com",
+        "regionalZoneId": APIGW_ZONES.get(c.region, "ZAPIGWREGIONAL"),
+    }
+
+
+#: Type token -> the outputs AWS computes that the program reads (on top of the inputs).
+_OUTPUTS: dict[str, Callable[[_Resource], dict[str, Any]]] = {
+    "aws:lambda/function:Function": _function,
+    "aws:lambda/alias:Alias": _alias,
+    "aws:lambda/invocation:Invocation": lambda _: {"result": "{}"},
+    "aws:apigateway/restApi:RestApi": _rest_api,
+    "aws:apigateway/stage:Stage": _stage,
+    "aws:apigateway/domainName:DomainName": _domain_name,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:rds/instance:Instance": _db_instance,
+    "aws:rds/subnetGroup:SubnetGroup": lambda c: {"name": c.physical},
+    "aws:ecr/repository:Repository": _repository,
+    "docker:index/image:Image": _image,
+    "aws:cloudwatch/logGroup:LogGroup": lambda c: {"arn": c.arn("logs", f"log-group:{c.physical}")},
+    "aws:cloudwatch/eventRule:EventRule": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("events", f"rule/{c.physical}"),
+    },
+    "aws:sqs/queue:Queue": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("sqs", c.physical),
+        "url": f"https://sqs.{c.region}.amazonaws.com/{ACCOUNT}/{c.physical}",
+    },
+    "aws:iam/role:Role": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("iam", f"role/{c.physical}", region=False),
+    },
+    "aws:ecs/cluster:Cluster": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("ecs", f"cluster/{c.physical}"),
+    },
+    "aws:ecs/service:Service": lambda c: {"name": c.physical},
+    "aws:ecs/taskDefinition:TaskDefinition": lambda c: {
+        "arn": c.arn("ecs", f"task-definition/{c.inputs.get('family')}:1")
+    },
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/record:Record": lambda c: {"fqdn": str(c.inputs["name"]).rstrip(".")},
+    "random:index/randomId:RandomId": lambda c: {
+        "hex": c.h[: 2 * int(c.inputs.get("byteLength", 4))],
+        "b64Url": c.h[:6],
+    },
+    "aws:secretsmanager/secret:Secret": lambda c: {
+        "arn": c.arn("secretsmanager", f"secret:{c.physical}-{c.h[:6]}")
+    },
+}
 
 
 def _region(r: str) -> dict[str, Any]:
@@ -189,6 +288,12 @@ _INVOKES: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
+def _uuid(h: str) -> str:
+    """A UUID-shaped id (8-4-4-4-12 hex) from a hash."""
+    digest = hashlib.sha256(h.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
 def _invoke_arn(region: str, arn: str) -> str:
     return f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
 
@@ -206,6 +311,9 @@ class Registration:
     dependencies: list[str]
     ignore_changes: list[str]
     inputs: dict[str, Any]
+    input_dependencies: dict[str, list[str]]
+    """Input name -> URNs of the resources whose outputs that input was made from (the
+    engine's property dependencies): what wires one resource to another, mock-independent."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -244,6 +352,11 @@ class RecordingMonitor(MockMonitor):
                         dependencies=list(request.dependencies),
                         ignore_changes=list(request.ignoreChanges),
                         inputs=inputs,
+                        input_dependencies={
+                            key: sorted(deps.urns)
+                            for key, deps in request.propertyDependencies.items()
+                            if deps.urns
+                        },
                     )
                 )
         return response

@@ -78,6 +78,7 @@ def _entries(registrations: list[Registration], root: Path) -> list[dict[str, An
             "dependsOn": sorted(set(r.dependencies)),
             "ignoreChanges": sorted(r.ignore_changes),
             "inputs": plain(r.inputs, root),
+            "inputDependencies": dict(sorted(r.input_dependencies.items())),
         }
         for r in registrations
     ]

@@ -42,6 +42,12 @@ class Plan:
         """Entries `entry` depends on (explicit depends_on and inputs' resources)."""
         return [self._by_urn[u] for u in entry["dependsOn"] if u in self._by_urn]
 
+    def fed_by(self, entry: dict[str, Any], key: str) -> list[dict[str, Any]]:
+        """The resources whose outputs input `key` of `entry` was made from (Pulumi's property
+        dependencies: real wiring, whatever values the mocks return)."""
+        urns = entry.get("inputDependencies", {}).get(key, [])
+        return [self._by_urn[u] for u in urns if u in self._by_urn]
+
     def children(self, parent: str) -> list[dict[str, Any]]:
         return [e for e in self.entries if e["parent"] == parent]
 

@@ -30,9 +30,9 @@ def test_exports_exactly_the_five_outputs() -> None:
         "function_names",
         "service_url",
     ]
-    assert exports["api_url"].startswith("https://")
-    assert exports["api_url"].endswith(".execute-api.eu-west-1.amazonaws.com/v1")
-    assert exports["service_url"].startswith("http://")
+    # both entry points on their TLS custom domains (Pulumi.dev.yaml)
+    assert exports["api_url"] == "https://api.dev.fleet.example.com/"
+    assert exports["service_url"] == "https://app.dev.fleet.example.com"
     assert exports["function_names"] == {
         n: f"rust-on-aws-dev-{n}" for n in ("authorizer", "handler", "event", "timer")
     }

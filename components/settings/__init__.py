@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from components.settings.api import ApiSettings
 from components.settings.database import DatabaseSettings
+from components.settings.domains import Domain, DomainSettings
 from components.settings.events import EventSettings
 from components.settings.functions import LambdaSettings
 from components.settings.load import Settings, load_settings
@@ -43,6 +44,8 @@ __all__ = [
     "ApiSettings",
     "ConfigError",
     "DatabaseSettings",
+    "Domain",
+    "DomainSettings",
     "EventSettings",
     "KeySpec",
     "LambdaSettings",

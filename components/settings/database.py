@@ -11,6 +11,9 @@ from components.settings.reader import (
     Reader,
 )
 
+_KMS_KEY_ARN = re.compile(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/mrk-[0-9a-f]{32}"
+)
 _SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
 
 
@@ -30,6 +33,7 @@ class DatabaseSettings:
     external_host: str
     external_port: int
     external_secret_arn: str
+    external_secret_kms_key_arn: str | None
 
 
 def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSettings:
@@ -90,6 +94,25 @@ def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSetting
                     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
                 ),
             )
+    kms_key = r.string("externalDbSecretKmsKeyArn", "")
+    if kms_key and not _KMS_KEY_ARN.fullmatch(kms_key):
+        r.fail(
+            "externalDbSecretKmsKeyArn",
+            "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; not an alias)",
+            kms_key,
+            fix(
+                "externalDbSecretKmsKeyArn",
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        )
+    elif kms_key and mode != "external":
+        r.fail(
+            "externalDbSecretKmsKeyArn",
+            "is only for databaseMode external (the managed database's secret uses the key RDS "
+            "manages)",
+            kms_key,
+            f"fix: pulumi config rm externalDbSecretKmsKeyArn -s {r.stack}",
+        )
     if production and mode == "managed":
         if not deletion_protection:
             r.fail(
@@ -127,4 +150,5 @@ def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSetting
         external_host=host,
         external_port=port,
         external_secret_arn=secret,
+        external_secret_kms_key_arn=kms_key or None,
     )

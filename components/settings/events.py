@@ -15,6 +15,8 @@ class EventSettings:
     schedule_expression: str
     retry_attempts: int
     max_age_seconds: int
+    function_retry_attempts: int
+    function_max_event_age_seconds: int
     ecr_keep_images: int
 
 
@@ -32,5 +34,9 @@ def read_events(r: Reader) -> EventSettings:
         schedule_expression=schedule,
         retry_attempts=r.integer("eventRetryAttempts", 0, 185, "attempts"),
         max_age_seconds=r.integer("eventMaxAgeSeconds", 60, 86400, "seconds"),
+        function_retry_attempts=r.integer("functionRetryAttempts", 0, 2, "attempts"),
+        function_max_event_age_seconds=r.integer(
+            "functionMaxEventAgeSeconds", 60, 21600, "seconds"
+        ),
         ecr_keep_images=r.integer("ecrKeepImages", 1, 1000, "images"),
     )

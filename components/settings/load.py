@@ -17,6 +17,7 @@ from typing import Literal
 
 from components.settings.api import ApiSettings, read_api
 from components.settings.database import DatabaseSettings, read_database
+from components.settings.domains import DomainSettings, read_domains
 from components.settings.events import EventSettings, read_events
 from components.settings.functions import LambdaSettings, read_lambdas
 from components.settings.network import NetworkSettings, read_network
@@ -53,6 +54,7 @@ class Settings:
     lambdas: LambdaSettings
     api: ApiSettings
     events: EventSettings
+    domains: DomainSettings
 
 
 def _unknown_keys(r: Reader, configured: Iterable[str]) -> None:
@@ -124,6 +126,7 @@ def load_settings(
     lambdas = read_lambdas(r)
     api = read_api(r)
     events = read_events(r)
+    domains = read_domains(r, production)
     if r.errors:
         raise ConfigError(stack, r.errors)
     return Settings(
@@ -142,4 +145,5 @@ def load_settings(
         lambdas=lambdas,
         api=api,
         events=events,
+        domains=domains,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.service import ACM_ARN
 from components.settings.reader import (
     FARGATE_MEMORY,
     Reader,
@@ -20,7 +19,7 @@ class ServiceSettings:
     max_count: int
     cpu_target_percent: int
     migrate_on_start: bool
-    certificate_arn: str | None
+    wait_for_steady_state: bool
 
 
 def read_service(r: Reader) -> ServiceSettings:
@@ -56,15 +55,6 @@ def read_service(r: Reader) -> ServiceSettings:
             desired,
             fix("serviceDesiredCount", min_count),
         )
-    certificate = r.string("serviceCertificateArn", "")
-    if certificate and not ACM_ARN.fullmatch(certificate):
-        r.fail(
-            "serviceCertificateArn",
-            "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>) "
-            "or empty for HTTP only",
-            certificate,
-            r.set_fix("serviceCertificateArn", "arn:aws:acm:<region>:<account>:certificate/<uuid>"),
-        )
     return ServiceSettings(
         cpu=cpu,
         memory_mb=memory,
@@ -73,5 +63,5 @@ def read_service(r: Reader) -> ServiceSettings:
         max_count=max_count,
         cpu_target_percent=r.integer("serviceCpuTargetPercent", 10, 90, "percent"),
         migrate_on_start=r.boolean("serviceMigrateOnStart"),
-        certificate_arn=certificate or None,
+        wait_for_steady_state=r.boolean("serviceWaitForSteadyState"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import pulumi
@@ -34,7 +35,17 @@ def test_managed_instance_is_private_encrypted_and_aws_managed_password(run) -> 
     # secure default: deletion protection and a final snapshot
     assert inputs["deletionProtection"] is True
     assert inputs["skipFinalSnapshot"] is False
-    assert inputs["finalSnapshotIdentifier"] == "db-final"
+    # the final snapshot's name is unique per database: a random suffix made once and kept in
+    # the state (a fixed name collides with an earlier instance's snapshot: AWS refuses a
+    # DBSnapshotAlreadyExists and the instance cannot be deleted)
+    suffix = plan.one("random:index/randomId:RandomId", "db-final-snapshot-id")
+    assert suffix["inputs"] == {"byteLength": 4}
+    assert {e["name"] for e in plan.fed_by(rds, "finalSnapshotIdentifier")} == {
+        "db-final-snapshot-id"
+    }
+    # RDS: 1-255 letters, digits and hyphens, starting with a letter, no double hyphen
+    assert re.fullmatch(r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}", inputs["finalSnapshotIdentifier"])
+    assert inputs["finalSnapshotIdentifier"].startswith("db-final-")
     assert rds["protect"] is False
     assert plan.of(INGRESS) == []
 
@@ -45,6 +56,7 @@ def test_unprotected_instance_skips_final_snapshot_and_protect_is_set(run) -> No
     assert rds["inputs"]["deletionProtection"] is False
     assert rds["inputs"]["skipFinalSnapshot"] is True
     assert "finalSnapshotIdentifier" not in rds["inputs"]
+    assert plan.of("random:index/randomId:RandomId") == []
     assert rds["protect"] is True
 
 

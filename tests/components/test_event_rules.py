@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.event_rules import EventRules, EventRulesArgs
@@ -91,9 +93,48 @@ def test_permissions_and_queue_policy_scoped_by_rule(run, manifest) -> None:
     }
 
 
+def test_function_errors_reach_the_dead_letter_queue(run, manifest) -> None:
+    """EventBridge invokes asynchronously: its DLQ sees only delivery failures. A function
+    error is Lambda's to retry; without an on-failure destination Lambda drops the event after
+    its retries (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
+    So each target's `live` alias has an async invoke config sending failures to the queue,
+    and the function's role may send there."""
+    plan = run(rules(manifest, function_retry_attempts=1, function_max_event_age_seconds=900))
+    dlq = plan.one("aws:sqs/queue:Queue")
+    for label, function in (("ecr-push", "event"), ("schedule", "timer")):
+        config = plan.one(
+            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", f"ev-{label}-async"
+        )
+        inputs = config["inputs"]
+        assert (inputs["functionName"], inputs["qualifier"]) == (function, "live")
+        assert (inputs["maximumRetryAttempts"], inputs["maximumEventAgeInSeconds"]) == (1, 900)
+        assert {e["urn"] for e in plan.fed_by(config, "destinationConfig")} == {dlq["urn"]}
+        assert re.fullmatch(
+            r"arn:aws:sqs:eu-west-1:\d{12}:[A-Za-z0-9_-]{1,80}",
+            inputs["destinationConfig"]["onFailure"]["destination"],
+        )
+        grant = plan.one("aws:iam/rolePolicy:RolePolicy", f"ev-{label}-failures")
+        assert {e["name"] for e in plan.fed_by(grant, "role")} == {f"{function}-role"}
+        [statement] = policy_json(grant["inputs"]["policy"])["Statement"]
+        assert (statement["Effect"], statement["Action"]) == ("Allow", "sqs:SendMessage")
+        assert {e["urn"] for e in plan.fed_by(grant, "policy")} == {dlq["urn"]}
+        assert grant["urn"] in config["dependsOn"]  # Lambda checks the grant on create
+        target = plan.one(TARGET, f"ev-{label}")
+        assert config["urn"] in target["dependsOn"]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
+        (
+            {"function_retry_attempts": 3},
+            "EventRules ev: function_retry_attempts must be in 0..2 (Lambda's asynchronous "
+            "retries), got 3",
+        ),
+        (
+            {"function_max_event_age_seconds": 21601},
+            "EventRules ev: function_max_event_age_seconds must be in 60..21600, got 21601",
+        ),
         (
             {"schedule_expression": "rate(1 hours)"},
             "EventRules ev: schedule_expression 'rate(1 hours)': the rate unit must be singular "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.routes import Route, RouteError, load_routes, parse_routes, routes_digest
+from components.routes import Route, RouteError, load_routes, parse_routes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,16 +88,41 @@ def test_missing_file(tmp_path: Path) -> None:
         load_routes(tmp_path / "routes.json")
 
 
-def test_digest_changes_with_any_route_field(tmp_path: Path) -> None:
-    base = parse_routes(table({"method": "GET", "path": "/a", "scope": "s"}), "t")
-    assert routes_digest(base) == routes_digest(base)
-    for changed in (
-        {"method": "POST", "path": "/a", "scope": "s"},
-        {"method": "GET", "path": "/b", "scope": "s"},
-        {"method": "GET", "path": "/a", "scope": "t"},
-    ):
-        other = parse_routes(table(changed), "t")
-        assert routes_digest(other) != routes_digest(base)
+def test_load_routes_reads_the_file(tmp_path: Path) -> None:
     path = tmp_path / "routes.json"
     path.write_text(json.dumps(table({"method": "GET", "path": "/a", "scope": "s"})))
-    assert load_routes(path) == base
+    assert load_routes(path) == (Route("GET", "/a", "s"),)
+
+
+def test_patterns_span_slashes() -> None:
+    by_id = Route("GET", "/devices/{device_id}", "a:r")
+    commands = Route("GET", "/devices/{device_id}/commands", "b:r")
+    assert by_id.pattern_matches_requests_of(commands)  # GET/devices/* admits .../commands
+    assert not commands.pattern_matches_requests_of(by_id)
+    assert not by_id.pattern_matches_requests_of(Route("GET", "/devices", "a:r"))
+    assert not by_id.pattern_matches_requests_of(Route("POST", "/devices/{x}/commands", "b:r"))
+    assert Route("GET", "/devices/search", "c:r").pattern_matches_requests_of(by_id)
+
+
+def test_a_table_no_policy_can_express_is_refused() -> None:
+    """The Rust route table refuses the same table (app/core/src/routes.rs)."""
+    doc = table(
+        {"method": "GET", "path": "/a/{x}", "scope": "a:r"},
+        {"method": "GET", "path": "/a/{x}/b/{y}", "scope": "b:r"},
+        {"method": "GET", "path": "/a/{x}/b/{y}/c", "scope": "c:r"},
+    )
+    with pytest.raises(RouteError) as info:
+        parse_routes(doc, "t")
+    assert str(info.value) == (
+        "t: route GET /a/{x}/b/{y} (b:r) cannot be granted exactly at API Gateway: `*` in an "
+        "execute-api ARN matches `/`, so the ARN of GET /a/{x} (a:r) also matches it and a "
+        "token without b:r needs a Deny for it, and that Deny would also match GET "
+        "/a/{x}/b/{y}/c (c:r); give /a/{x}/b/{y} and /a/{x}/b/{y}/c the same scope or change a "
+        "path segment"
+    )
+    same = table(
+        {"method": "GET", "path": "/a/{x}", "scope": "a:r"},
+        {"method": "GET", "path": "/a/{x}/b/{y}", "scope": "b:r"},
+        {"method": "GET", "path": "/a/{x}/b/{y}/c", "scope": "b:r"},
+    )
+    assert len(parse_routes(same, "t")) == 3

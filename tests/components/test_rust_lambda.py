@@ -47,6 +47,36 @@ def test_function_from_manifest_entry(run, manifest) -> None:
     assert inputs["vpcConfig"]["subnetIds"] == ["subnet-a", "subnet-b"]
 
 
+def test_function_waits_for_its_role_policy(run, manifest) -> None:
+    """The function is created after its role's permissions (no race with IAM on create) and
+    deleted before them (its role can still delete its network interfaces)."""
+    plan = run(lambda: RustLambda("fn", args(manifest)))
+    function = plan.one(FN)
+    policy = plan.one("aws:iam/rolePolicy:RolePolicy")
+    assert policy["urn"] in function["dependsOn"]
+    assert {e["name"] for e in plan.fed_by(function, "role")} == {"fn-role"}
+
+
+def test_a_customer_managed_key_is_decryptable_through_secrets_manager_only(run, manifest) -> None:
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    plan = run(lambda: RustLambda("fn", args(manifest, db_secret_kms_key_arn=key)))
+    policy = policy_json(plan.inputs("aws:iam/rolePolicy:RolePolicy")["policy"])
+    kms = [st for st in policy["Statement"] if str(st["Action"]).startswith("kms:")]
+    assert kms == [
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": key,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+            },
+        }
+    ]
+    without = run(lambda: RustLambda("fn", args(manifest)))
+    statements = policy_json(without.inputs("aws:iam/rolePolicy:RolePolicy")["policy"])["Statement"]
+    assert not [st for st in statements if str(st["Action"]).startswith("kms:")]
+
+
 def test_log_group_exists_before_the_function(run, manifest) -> None:
     plan = run(lambda: RustLambda("fn", args(manifest, log_retention_days=30)))
     log_group = plan.one("aws:cloudwatch/logGroup:LogGroup")

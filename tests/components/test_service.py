@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from components.service import Service, ServiceArgs
+from components.service import ImageError, Service, ServiceArgs, ServiceTls, image_content_tag
 from plan.mocks import mock_id
 from plan.view import policy_json
 
@@ -132,10 +133,9 @@ def test_http_only_without_certificate(run) -> None:
     assert [e["name"] for e in plan.of(INGRESS) if e["name"].startswith("s-alb-")] == ["s-alb-http"]
 
 
-def test_certificate_serves_https_and_redirects_http(run) -> None:
-    plan = run(
-        lambda: Service("s", args(certificate_arn=CERT, load_balancer_deletion_protection=True))
-    )
+def test_tls_serves_https_and_redirects_http(run) -> None:
+    tls = ServiceTls(domain_name="app.example.com", certificate_arn=CERT, zone_id="Z0ABC")
+    plan = run(lambda: Service("s", args(tls=tls, load_balancer_deletion_protection=True)))
     https = plan.inputs(LISTENER, "s-https")
     assert (https["port"], https["protocol"], https["certificateArn"]) == (443, "HTTPS", CERT)
     assert https["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -146,6 +146,29 @@ def test_certificate_serves_https_and_redirects_http(run) -> None:
     assert plan.inputs(INGRESS, "s-alb-https")["fromPort"] == 443
     assert plan.one(LISTENER, "s-https")["urn"] in plan.one("aws:ecs/service:Service")["dependsOn"]
     assert plan.inputs("aws:lb/loadBalancer:LoadBalancer")["enableDeletionProtection"] is True
+    # the domain's alias record points at the load balancer (its DNS name and zone)
+    record = plan.one("aws:route53/record:Record")
+    assert (record["inputs"]["name"], record["inputs"]["type"]) == ("app.example.com", "A")
+    assert record["inputs"]["zoneId"] == "Z0ABC"
+    assert {e["name"] for e in plan.fed_by(record, "aliases")} == {"s-alb"}
+
+
+def test_tls_without_a_zone_creates_no_record(run) -> None:
+    tls = ServiceTls(domain_name="app.example.com", certificate_arn=CERT)
+    plan = run(lambda: Service("s", args(tls=tls)))
+    assert plan.of("aws:route53/record:Record") == []
+    assert plan.inputs(LISTENER, "s-https")["certificateArn"] == CERT
+
+
+def test_service_waits_for_its_execution_policy(run) -> None:
+    plan = run(lambda: Service("s", args(wait_for_steady_state=True)))
+    service = plan.one("aws:ecs/service:Service")
+    assert plan.one("aws:iam/rolePolicy:RolePolicy", "s-execution")["urn"] in service["dependsOn"]
+    assert service["inputs"]["waitForSteadyState"] is True
+    assert (
+        run(lambda: Service("s", args())).inputs("aws:ecs/service:Service")["waitForSteadyState"]
+        is False
+    )
 
 
 def test_arm64(run) -> None:
@@ -176,10 +199,9 @@ def test_protect_covers_repository_and_logs(run) -> None:
         ),
         ({"image_tag": ""}, "Service s: image_tag must not be empty"),
         (
-            {"certificate_arn": "arn:aws:iam::123456789012:server-certificate/x"},
-            "Service s: certificate_arn must be an ACM certificate ARN "
-            "(arn:aws:acm:<region>:<account>:certificate/<uuid>), "
-            "got 'arn:aws:iam::123456789012:server-certificate/x'",
+            {"tls": ServiceTls(domain_name="App.Example.com", certificate_arn=CERT)},
+            "Service s: tls.domain_name must be a lowercase host name such as app.example.com, "
+            "got 'App.Example.com'",
         ),
     ],
 )
@@ -187,3 +209,56 @@ def test_guards(run, changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError) as info:
         run(lambda: Service("s", args(**changes)))
     assert str(info.value) == message
+
+
+DIGEST = "@sha256:" + "a" * 64
+
+
+def test_image_tag_changes_with_every_input_of_the_image(tmp_path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM public.ecr.aws/amazonlinux/amazonlinux:2023-minimal{DIGEST}\n")
+    tag = image_content_tag("1" * 64, dockerfile)
+    assert re.fullmatch(r"[0-9a-f]{16}", tag)  # ECR: [a-zA-Z0-9_.-]{1,128}
+    assert image_content_tag("1" * 64, dockerfile) == tag
+    assert image_content_tag("2" * 64, dockerfile) != tag  # the server's bytes
+    dockerfile.write_text(dockerfile.read_text() + "USER 65532\n")
+    assert image_content_tag("1" * 64, dockerfile) != tag  # the Dockerfile's
+    dockerfile.write_text(dockerfile.read_text().replace("a" * 64, "b" * 64))
+    assert image_content_tag("1" * 64, dockerfile) != tag  # the base image's digest
+
+
+def test_scratch_and_earlier_stages_need_no_digest(tmp_path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(f"FROM x{DIGEST} AS build\nFROM build AS test\nFROM scratch\n")
+    assert re.fullmatch(r"[0-9a-f]{16}", image_content_tag("1" * 64, dockerfile))
+
+
+def test_the_project_dockerfile_pins_its_base(root) -> None:
+    assert re.fullmatch(r"[0-9a-f]{16}", image_content_tag("0" * 64, root / "app" / "Dockerfile"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "FROM amazonlinux:2023-minimal\n",
+            "FROM amazonlinux:2023-minimal is not pinned by digest, so a new base image under "
+            "the same tag would make a new image under an existing (immutable) tag; pin it: "
+            "FROM amazonlinux:2023-minimal@sha256:<digest> (`docker buildx imagetools inspect "
+            "amazonlinux:2023-minimal` prints it)",
+        ),
+        (
+            "ARG BASE=amazonlinux:2023\nFROM ${BASE}\n",
+            "FROM ${BASE} takes the base image from a build argument, which the image tag "
+            "cannot see; write the image in the FROM line, pinned by digest",
+        ),
+        (f"FROM x{DIGEST} AS build\nFROM debian:12\n", "FROM debian:12 is not pinned by digest"),
+        ("COPY server /app/server\n", "has no FROM line; restore app/Dockerfile"),
+    ],
+)
+def test_an_unpinned_base_image_is_refused(tmp_path, text: str, message: str) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(text)
+    with pytest.raises(ImageError) as info:
+        image_content_tag("1" * 64, dockerfile)
+    assert message in str(info.value)

@@ -14,6 +14,7 @@ from components.settings import (
     load_settings,
     schedule_problem,
 )
+from components.settings.doc import config_table
 from plan.config import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +55,19 @@ def test_stacks_differ_like_real_environments() -> None:
     assert dev.service.max_count < prod.service.max_count
     assert dev.lambdas.handler_reserved_concurrency is None
     assert prod.lambdas.handler_reserved_concurrency == 200
+    # TLS on every public entry point everywhere; only prod turns the default endpoint off
+    for settings in (dev, prod):
+        assert settings.domains.api is not None and settings.domains.service is not None
+    assert (
+        dev.domains.disable_execute_api_endpoint,
+        prod.domains.disable_execute_api_endpoint,
+    ) == (False, True)
+    # one stack per account owns API Gateway's account-wide logging role
+    owners = {s: load(s).api.manage_account_logging_role for s in ("dev", "sandbox", "prod")}
+    assert owners == {"dev": False, "sandbox": True, "prod": True}
 
+
+CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 # (changes, stack, the one expected error line, exactly)
 BAD = [
@@ -285,11 +298,118 @@ BAD = [
         {"serviceCertificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/nope"},
         "dev",
         "rust-on-aws:serviceCertificateArn: must be an ACM certificate ARN "
-        "(arn:aws:acm:<region>:<account>:certificate/<uuid>) or empty for HTTP only, "
+        "(arn:aws:acm:<region>:<account>:certificate/<uuid>) or empty to create one, "
         "got 'arn:aws:acm:eu-west-1:123456789012:certificate/nope'; "
         "fix: pulumi config set serviceCertificateArn "
-        "'arn:aws:acm:<region>:<account>:certificate/<uuid>' -s dev",
+        "'arn:aws:acm:eu-west-1:123456789012:certificate/<uuid>' -s dev",
         id="certificate-arn",
+    ),
+    pytest.param(
+        {"apiDomainName": "API.example.com"},
+        "dev",
+        "rust-on-aws:apiDomainName: must be a lowercase host name (labels of a-z, 0-9 and -), "
+        "got 'API.example.com'; fix: pulumi config set apiDomainName 'api.example.com' -s dev",
+        id="domain-name",
+    ),
+    pytest.param(
+        {"hostedZoneId": "example.com"},
+        "dev",
+        "rust-on-aws:hostedZoneId: must be a Route 53 hosted zone id (Z followed by A-Z and "
+        "0-9), got 'example.com'; fix: pulumi config set hostedZoneId 'Z0123456789ABCDEFGHIJ' "
+        "-s dev",
+        id="zone-id",
+    ),
+    pytest.param(
+        {"hostedZoneId": None, "serviceDomainName": None},
+        "sandbox",
+        "rust-on-aws:hostedZoneId: is needed to create and DNS-validate the certificate of "
+        "apiDomainName api.sandbox.fleet.example.com, got ''; fix: pulumi config set "
+        "hostedZoneId 'Z0123456789ABCDEFGHIJ' -s sandbox (or set apiCertificateArn)",
+        id="zone-needed-for-a-certificate",
+    ),
+    pytest.param(
+        {"apiDomainName": None, "apiCertificateArn": CERT},
+        "dev",
+        "rust-on-aws:apiDomainName: must be set when apiCertificateArn is: the certificate is "
+        "for this host name, got ''; fix: pulumi config set apiDomainName 'api.example.com' "
+        "-s dev",
+        id="certificate-without-domain",
+    ),
+    pytest.param(
+        {"serviceDomainName": None},
+        "prod",
+        "rust-on-aws:serviceDomainName: must be set when environment is production: every "
+        "public entry point serves TLS, got ''; fix: pulumi config set serviceDomainName "
+        "'api.example.com' -s prod",
+        id="production-needs-https-on-the-load-balancer",
+    ),
+    pytest.param(
+        {"apiDomainName": None, "apiDisableExecuteApiEndpoint": False},
+        "prod",
+        "rust-on-aws:apiDomainName: must be set when environment is production: every public "
+        "entry point serves TLS, got ''; fix: pulumi config set apiDomainName "
+        "'api.example.com' -s prod",
+        id="production-needs-the-api-domain",
+    ),
+    pytest.param(
+        {"apiDomainName": None, "apiDisableExecuteApiEndpoint": True},
+        "dev",
+        "rust-on-aws:apiDisableExecuteApiEndpoint: needs apiDomainName: without the default "
+        "endpoint and a custom domain the API has no endpoint, got True; fix: pulumi config "
+        "set apiDisableExecuteApiEndpoint 'false' -s dev",
+        id="no-endpoint-at-all",
+    ),
+    pytest.param(
+        {"handlerReservedConcurrency": 950},
+        "dev",
+        "rust-on-aws:handlerReservedConcurrency: must leave 100 of the account's "
+        "lambdaConcurrencyQuota (1000) unreserved, so at most 900, got 950; fix: pulumi config "
+        "set handlerReservedConcurrency '900' -s dev (or raise the Service Quotas limit and set "
+        "lambdaConcurrencyQuota)",
+        id="reserved-concurrency-over-the-quota",
+    ),
+    pytest.param(
+        {"handlerReservedConcurrency": 250, "lambdaConcurrencyQuota": 300},
+        "dev",
+        "rust-on-aws:handlerReservedConcurrency: must leave 100 of the account's "
+        "lambdaConcurrencyQuota (300) unreserved, so at most 200, got 250; fix: pulumi config "
+        "set handlerReservedConcurrency '200' -s dev (or raise the Service Quotas limit and set "
+        "lambdaConcurrencyQuota)",
+        id="reserved-concurrency-over-a-lower-quota",
+    ),
+    pytest.param(
+        {
+            "databaseMode": "external",
+            "externalDbHost": "db.example.internal",
+            "externalDbSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+            "externalDbSecretKmsKeyArn": "alias/db",
+        },
+        "dev",
+        "rust-on-aws:externalDbSecretKmsKeyArn: must be a KMS key ARN "
+        "(arn:aws:kms:<region>:<account>:key/<id>; not an alias), got 'alias/db'; fix: pulumi "
+        "config set externalDbSecretKmsKeyArn "
+        "'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' -s dev",
+        id="kms-key-arn",
+    ),
+    pytest.param(
+        {
+            "externalDbSecretKmsKeyArn": (
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            )
+        },
+        "dev",
+        "rust-on-aws:externalDbSecretKmsKeyArn: is only for databaseMode external (the managed "
+        "database's secret uses the key RDS manages), got "
+        "'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'; fix: "
+        "pulumi config rm externalDbSecretKmsKeyArn -s dev",
+        id="kms-key-without-external-database",
+    ),
+    pytest.param(
+        {"functionRetryAttempts": 3},
+        "dev",
+        "rust-on-aws:functionRetryAttempts: must be in 0..2 (attempts), got 3; fix: pulumi "
+        "config set functionRetryAttempts '0' -s dev",
+        id="function-retries",
     ),
     pytest.param(
         {"dbName": "App-1"},
@@ -455,6 +575,8 @@ def test_invalid_schedule_expressions(expression: str, problem: str) -> None:
 
 
 def test_components_readme_documents_every_key() -> None:
+    """The README's table is Pulumi.yaml's declarations, exactly (regenerate it with
+    `.venv/bin/python -m components.settings.doc`)."""
     readme = (ROOT / "components" / "README.md").read_text()
-    missing = [key for key in load_schema() if f"| `{key}` |" not in readme]
-    assert missing == []
+    assert config_table() in readme
+    assert all(f"| `{key}` |" in config_table() for key in load_schema())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -17,9 +18,11 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 
 FN = "aws:lambda/function:Function"
-ALIAS_INVOKE = (
-    "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
-    "arn:aws:lambda:eu-west-1:123456789012:function:{}:live/invocations"
+#: A Lambda integration's uri / an authorizerUri, as AWS documents them
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-integration-types.html).
+INVOKE_ARN = re.compile(
+    r"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+    r"arn:aws:lambda:eu-west-1:\d{12}:function:[A-Za-z0-9_-]+:live/invocations"
 )
 
 
@@ -46,31 +49,36 @@ def test_one_service_one_image(plan: Plan) -> None:
     assert len(plan.of("docker:index/image:Image")) == 1
 
 
+def _operations(plan: Plan) -> dict[tuple[str, str], dict]:
+    body = json.loads(plan.one("aws:apigateway/restApi:RestApi")["inputs"]["body"])
+    return {(m.upper(), path): op for path, item in body["paths"].items() for m, op in item.items()}
+
+
 def test_token_authorizer_uses_the_authorizer_function(plan: Plan, stack: str) -> None:
-    authorizer = plan.one("aws:apigateway/authorizer:Authorizer")["inputs"]
-    assert authorizer["type"] == "TOKEN"
-    assert authorizer["authorizerUri"] == ALIAS_INVOKE.format(f"rust-on-aws-{stack}-authorizer")
+    api = plan.one("aws:apigateway/restApi:RestApi")
+    body = json.loads(api["inputs"]["body"])
+    [scheme] = body["components"]["securitySchemes"].values()
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token"
+    assert INVOKE_ARN.fullmatch(authorizer["authorizerUri"])
+    assert f":function:rust-on-aws-{stack}-authorizer:live/" in authorizer["authorizerUri"]
+    fed = {e["name"] for e in plan.fed_by(api, "body")}
+    assert fed == {f"rust-on-aws-{stack}-authorizer-live", f"rust-on-aws-{stack}-handler-live"}
 
 
-def test_every_method_is_custom_and_every_route_has_one(plan: Plan, stack: str) -> None:
-    methods = plan.of("aws:apigateway/method:Method")
-    authorizer_id = mock_id(
-        "aws:apigateway/authorizer:Authorizer", f"rust-on-aws-{stack}-rest-authorizer"
-    )
-    assert methods
-    assert all(m["inputs"]["authorization"] == "CUSTOM" for m in methods)
-    assert all(m["inputs"]["authorizerId"] == authorizer_id for m in methods)
+def test_every_route_is_one_operation_behind_the_authorizer(plan: Plan) -> None:
     routes = load_routes(ROOT / "app" / "routes.json")
-    assert sorted(m["inputs"]["httpMethod"] for m in methods) == sorted(r.method for r in routes)
-    assert len(methods) == len(routes)
+    ops = _operations(plan)
+    assert set(ops) == {(r.method, r.path) for r in routes}
+    assert all(op["security"] for op in ops.values())
 
 
 def test_integrations_target_the_handler_alias(plan: Plan, stack: str) -> None:
-    integrations = plan.of("aws:apigateway/integration:Integration")
-    assert len(integrations) == len(plan.of("aws:apigateway/method:Method"))
-    for integration in integrations:
-        assert integration["inputs"]["type"] == "AWS_PROXY"
-        assert integration["inputs"]["uri"] == ALIAS_INVOKE.format(f"rust-on-aws-{stack}-handler")
+    for op in _operations(plan).values():
+        integration = op["x-amazon-apigateway-integration"]
+        assert integration["type"] == "aws_proxy"
+        assert INVOKE_ARN.fullmatch(integration["uri"])
+        assert f":function:rust-on-aws-{stack}-handler:live/" in integration["uri"]
 
 
 def test_event_rules(plan: Plan, stack: str) -> None:
@@ -237,6 +245,7 @@ def test_every_resource_belongs_to_a_component(plan: Plan) -> None:
         "rust_lambda",
         "rest_api",
         "event_rules",
+        "certificate",
     }
     assert all(e["parent"] is None for e in plan if not e["custom"])
     assert all(e["parent"] in components for e in plan if e["custom"])

@@ -31,6 +31,31 @@ POLICY_OK = {
     ],
 }
 
+OPENAPI_OK: dict[str, Any] = {
+    "openapi": "3.0.1",
+    "paths": {
+        "/devices": {"get": {"security": [{"token": []}]}, "post": {"security": [{"token": []}]}}
+    },
+    "components": {
+        "securitySchemes": {
+            "token": {
+                "type": "apiKey",
+                "x-amazon-apigateway-authtype": "custom",
+                "x-amazon-apigateway-authorizer": {"type": "token"},
+            },
+            "key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
+        }
+    },
+}
+
+
+def openapi(**ops: dict) -> str:
+    """OPENAPI_OK with operations of /devices replaced (method -> operation)."""
+    doc = copy.deepcopy(OPENAPI_OK)
+    doc["paths"]["/devices"].update(ops)
+    return json.dumps(doc)
+
+
 # A resource of each type that follows every rule: cases below break one thing at a time.
 GOOD: dict[str, dict[str, Any]] = {
     "aws:lambda/function:Function": {
@@ -132,6 +157,20 @@ GOOD: dict[str, dict[str, Any]] = {
         "dropInvalidHeaderFields": True,
         "enableDeletionProtection": True,
     },
+    "aws:apigateway/restApi:RestApi": {
+        "securityPolicy": "TLS_1_2",
+        "body": json.dumps(OPENAPI_OK),
+    },
+    "aws:apigateway/domainName:DomainName": {
+        "domainName": "api.example.com",
+        "securityPolicy": "TLS_1_2",
+    },
+    "aws:lb/listener:Listener": {
+        "port": 443,
+        "protocol": "HTTPS",
+        "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "defaultActions": [{"type": "forward", "targetGroupArn": COMPUTED}],
+    },
 }
 
 
@@ -166,6 +205,8 @@ RDS = "aws:rds/instance:Instance"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 SGR = "aws:ec2/securityGroupRule:SecurityGroupRule"
 LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+API = "aws:apigateway/restApi:RestApi"
 
 
 def _fn_logs(group_name: str | None, **fn_changes: Any) -> list[Resource]:
@@ -203,8 +244,74 @@ CASES: dict[str, Case] = {
         _fn_logs("/aws/lambda/rust-on-aws-dev-handler"),
     ),
     "apigateway-method-authorized": (
-        [res("aws:apigateway/method:Method", authorization="NONE", authorizerId=None)],
-        [res("aws:apigateway/method:Method")],
+        [
+            res("aws:apigateway/method:Method", authorization="NONE", authorizerId=None),
+            res(API, body=openapi(get={})),
+            res(API, body=openapi(get={"security": []})),
+            res(API, body=openapi(get={"security": [{}]})),
+            res(API, body=openapi(post={"security": [{"key": []}]})),
+            res(API, body=openapi(delete={"security": [{"nope": []}]})),
+        ],
+        [
+            res("aws:apigateway/method:Method"),
+            res(API),
+            res(API, body=None),
+            res(API, body=json.dumps({**OPENAPI_OK, "security": [{"token": []}]})),
+        ],
+    ),
+    "apigateway-tls12": (
+        [
+            res(API, securityPolicy=None),
+            res(API, securityPolicy="TLS_1_0"),
+            res("aws:apigateway/domainName:DomainName", securityPolicy="TLS_1_0"),
+            res("aws:apigateway/domainName:DomainName", securityPolicy=None),
+        ],
+        [
+            res(API),
+            res(API, securityPolicy="SecurityPolicy_TLS13_1_3_2025_09"),
+            res(API, securityPolicy=None, disableExecuteApiEndpoint=True),
+            res("aws:apigateway/domainName:DomainName"),
+            res(
+                "aws:apigateway/domainName:DomainName",
+                securityPolicy="SecurityPolicy_TLS13_1_2_2021_06",
+            ),
+        ],
+    ),
+    "alb-http-redirects-to-https": (
+        [
+            res(LISTENER, port=80, protocol="HTTP", sslPolicy=None),
+            res(
+                LISTENER,
+                port=80,
+                protocol="HTTP",
+                sslPolicy=None,
+                defaultActions=[{"type": "redirect", "redirect": {"protocol": "HTTP"}}],
+            ),
+        ],
+        [
+            res(LISTENER),
+            res(
+                LISTENER,
+                port=80,
+                protocol="HTTP",
+                sslPolicy=None,
+                defaultActions=[
+                    {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443"}}
+                ],
+            ),
+        ],
+    ),
+    "alb-tls-policy": (
+        [
+            res(LISTENER, sslPolicy="ELBSecurityPolicy-2016-08"),
+            res(LISTENER, sslPolicy="ELBSecurityPolicy-TLS-1-1-2017-01"),
+            res(LISTENER, sslPolicy=None),
+        ],
+        [
+            res(LISTENER),
+            res(LISTENER, sslPolicy="ELBSecurityPolicy-TLS13-1-3-2021-06"),
+            res(LISTENER, port=80, protocol="HTTP", sslPolicy=None),
+        ],
     ),
     "apigateway-stage-access-logging": (
         [res("aws:apigateway/stage:Stage", accessLogSettings=None)],

@@ -1,6 +1,7 @@
 //! The API Gateway TOKEN authorizer: `Bearer <token>` checked against the database.
 //!
-//! - valid token: `Allow` for exactly the routes its scopes grant (see
+//! - valid token: `Allow` for the routes its scopes grant and `Deny` for the routes a granted
+//!   route's `*` would also admit, so the cached policy grants exactly its routes (see
 //!   [`fleet_core::auth::authorize`]), `principalId` = the token's owner, context
 //!   `{"scopes": "a:b c:d", "token_id": ..}`;
 //! - revoked, expired or unknown token: `Deny` for the whole stage;
@@ -46,16 +47,14 @@ pub struct Statement {
 
 impl From<PolicyOutcome> for AuthorizerResponse {
     fn from(o: PolicyOutcome) -> Self {
+        let statement = [("Allow", o.allow), ("Deny", o.deny)]
+            .into_iter()
+            .filter(|(_, resource)| !resource.is_empty())
+            .map(|(effect, resource)| Statement { action: "execute-api:Invoke", effect, resource })
+            .collect();
         Self {
             principal_id: o.principal_id,
-            policy_document: PolicyDocument {
-                version: "2012-10-17",
-                statement: vec![Statement {
-                    action: "execute-api:Invoke",
-                    effect: if o.allow { "Allow" } else { "Deny" },
-                    resource: o.resources,
-                }],
-            },
+            policy_document: PolicyDocument { version: "2012-10-17", statement },
             context: o.context.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
         }
     }
@@ -93,7 +92,7 @@ pub async fn handle(pool: Pool, table: &'static RouteTable, event: Value) -> Res
     .map_err(|e| Diagnostic { error_type: "AuthorizerError".into(), error_message: format!("decision task failed: {e}") })?;
     match outcome {
         Ok(o) => {
-            tracing::info!(allow = o.allow, principal = %o.principal_id, reason = o.reason, "decision");
+            tracing::info!(allow = o.allows(), principal = %o.principal_id, reason = o.reason, "decision");
             Ok(o.into())
         }
         Err(e) => {

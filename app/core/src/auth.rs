@@ -78,14 +78,14 @@ pub enum HeaderError {
     Token(#[from] token::TokenError),
 }
 
-/// Parses `Bearer <token>` (scheme case-insensitive, one or more spaces) into a token.
+/// Parses `Bearer <token>`: exactly what the API's identity validation expression lets through
+/// (`^Bearer roa_[a-z0-9]{12}_[A-Za-z0-9]{40}$`, components/rest_api.py), so the gateway and the
+/// code agree on every header; `app/token-cases.json` holds the cases both are tested against.
+/// The scheme is `Bearer` with one space; nothing is trimmed.
 pub fn parse_authorization(header: Option<&str>) -> Result<ParsedToken, HeaderError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(HeaderError::Missing)?;
-    let (scheme, rest) = header.split_once(' ').ok_or(HeaderError::Scheme)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(HeaderError::Scheme);
-    }
-    Ok(token::parse(rest.trim_start())?)
+    let header = header.filter(|h| !h.is_empty()).ok_or(HeaderError::Missing)?;
+    let token = header.strip_prefix("Bearer ").ok_or(HeaderError::Scheme)?;
+    Ok(token::parse(token)?)
 }
 
 /// Decides on a presented token given what the store returned for its id. Pure: `now` is passed.
@@ -164,22 +164,36 @@ pub enum AuthorizeError {
     Store(String),
 }
 
-/// The policy the TOKEN authorizer returns.
+/// The policy the TOKEN authorizer returns: an `Allow` statement and a `Deny` statement, each
+/// omitted when it would be empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    pub allow: bool,
     pub principal_id: String,
-    /// Resource ARNs of the single statement.
-    pub resources: Vec<String>,
+    /// Resources of the `Allow` statement: one ARN per granted route. Empty on a refusal.
+    pub allow: Vec<String>,
+    /// Resources of the `Deny` statement: on a refusal the whole stage; on a grant, the routes
+    /// a granted route's `*` would otherwise also admit ([`RouteTable::denied_for`]).
+    pub deny: Vec<String>,
     /// Authorizer context (string values only): `scopes`, `token_id`; empty on `Deny`.
     pub context: Vec<(String, String)>,
     /// Why, for the log (never returned to the client).
     pub reason: &'static str,
 }
 
-/// The whole TOKEN-authorizer decision: header, methodArn, lookup, decision, policy. On `Allow`
-/// the statement lists exactly the routes the token's scopes grant (not only the route being
-/// called), so API Gateway's per-token policy cache cannot deny another granted route.
+impl PolicyOutcome {
+    /// Whether the token was accepted (some route is allowed).
+    pub fn allows(&self) -> bool {
+        !self.allow.is_empty()
+    }
+}
+
+/// The whole TOKEN-authorizer decision: header, methodArn, lookup, decision, policy.
+///
+/// API Gateway caches the policy per token and evaluates it against every later request with
+/// that token, with `*` in a resource matching any characters, `/` included, and an explicit
+/// `Deny` winning. So on `Allow` the policy allows every route the token's scopes grant (not
+/// only the route being called) and explicitly denies each route it is not granted that one of
+/// those `*`s would also match: it grants exactly the token's routes, whatever is called next.
 pub fn authorize<E: std::fmt::Display>(
     authorization: Option<&str>,
     method_arn: Option<&str>,
@@ -192,20 +206,20 @@ pub fn authorize<E: std::fmt::Display>(
     let record = lookup(presented.id()).map_err(|e| AuthorizeError::Store(e.to_string()))?;
     Ok(match decide(&presented, record.as_ref(), now, table) {
         Decision::Allow(grant) => PolicyOutcome {
-            allow: true,
-            resources: table.granted(&grant.scopes).map(|r| arn.route_arn(r)).collect(),
+            allow: table.granted(&grant.scopes).map(|r| arn.route_arn(r)).collect(),
+            deny: table.denied_for(&grant.scopes).map(|r| arn.route_arn(r)).collect(),
             context: vec![("scopes".into(), grant.scopes_string()), ("token_id".into(), grant.token_id.clone())],
             principal_id: grant.owner,
             reason: "valid token",
         },
         Decision::Deny(why) => PolicyOutcome {
-            allow: false,
+            allow: Vec::new(),
             // A guessed id with the wrong secret does not learn (or log) whose id it is.
             principal_id: match (why, record) {
                 (DenyReason::Unknown, _) | (_, None) => "unknown".into(),
                 (_, Some(r)) => r.owner,
             },
-            resources: vec![arn.all_arn()],
+            deny: vec![arn.all_arn()],
             context: Vec::new(),
             reason: why.as_str(),
         },
@@ -239,23 +253,50 @@ mod tests {
     fn header_parsing() {
         let t = token::generate();
         assert_eq!(parse_authorization(Some(&format!("Bearer {}", t.expose()))).unwrap(), t);
-        assert_eq!(parse_authorization(Some(&format!("bearer   {}", t.expose()))).unwrap(), t);
+        assert_eq!(parse_authorization(Some(&format!("bearer {}", t.expose()))), Err(HeaderError::Scheme));
+        assert!(parse_authorization(Some(&format!("Bearer  {}", t.expose()))).is_err());
         assert_eq!(parse_authorization(None), Err(HeaderError::Missing));
-        assert_eq!(parse_authorization(Some("  ")), Err(HeaderError::Missing));
+        assert_eq!(parse_authorization(Some("")), Err(HeaderError::Missing));
+        assert_eq!(parse_authorization(Some("  ")), Err(HeaderError::Scheme));
         assert_eq!(parse_authorization(Some(t.expose())), Err(HeaderError::Scheme));
         assert_eq!(parse_authorization(Some(&format!("Basic {}", t.expose()))), Err(HeaderError::Scheme));
         assert!(matches!(parse_authorization(Some("Bearer x' OR 1=1--")), Err(HeaderError::Token(_))));
         assert!(matches!(parse_authorization(Some(&format!("Bearer {} extra", t.expose()))), Err(HeaderError::Token(_))));
     }
 
+    /// Every header of app/token-cases.json, the list the gateway's identity validation
+    /// expression is also tested against (tests/components/test_rest_api.py).
+    #[test]
+    fn header_parsing_agrees_with_the_shared_cases() {
+        #[derive(serde::Deserialize)]
+        struct Case {
+            header: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Cases {
+            valid: Vec<Case>,
+            invalid: Vec<Case>,
+        }
+        let cases: Cases = serde_json::from_str(include_str!("../../token-cases.json")).unwrap();
+        assert!(cases.valid.len() >= 3 && cases.invalid.len() >= 20);
+        for c in &cases.valid {
+            assert!(parse_authorization(Some(&c.header)).is_ok(), "valid case refused: {:?}", c.header);
+        }
+        for c in &cases.invalid {
+            assert!(parse_authorization(Some(&c.header)).is_err(), "invalid case accepted: {:?}", c.header);
+        }
+    }
+
     #[test]
     fn allow_lists_exactly_granted_routes() {
         let t = token::generate();
         let out = run(Some(&format!("Bearer {}", t.expose())), Some(record(&t, &["devices:read", "images:read"]))).unwrap();
-        assert!(out.allow);
+        assert!(out.allows());
         assert_eq!(out.principal_id, "alice");
         let p = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod";
-        assert_eq!(out.resources, [format!("{p}/GET/devices"), format!("{p}/GET/devices/*"), format!("{p}/GET/images")]);
+        assert_eq!(out.allow, [format!("{p}/GET/devices"), format!("{p}/GET/devices/*"), format!("{p}/GET/images")]);
+        // GET/devices/* would also admit GET /devices/{device_id}/commands (commands:read)
+        assert_eq!(out.deny, [format!("{p}/GET/devices/*/commands")]);
         assert_eq!(out.context[0], ("scopes".to_string(), "devices:read images:read".to_string()));
         assert_eq!(out.context[1], ("token_id".to_string(), t.id().to_string()));
     }
@@ -268,8 +309,8 @@ mod tests {
         let all = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*";
 
         let unknown = run(Some(&header), None).unwrap();
-        assert!(!unknown.allow);
-        assert_eq!((unknown.reason, unknown.resources.as_slice()), ("unknown token", [all.to_string()].as_slice()));
+        assert!(!unknown.allows());
+        assert_eq!((unknown.reason, unknown.deny.as_slice()), ("unknown token", [all.to_string()].as_slice()));
         assert!(unknown.context.is_empty());
 
         let mut wrong_hash = record(&t, &["devices:read"]);
@@ -287,10 +328,10 @@ mod tests {
 
         let mut future = record(&t, &["devices:read"]);
         future.expires_at = Some(now + Duration::hours(1));
-        assert!(run(Some(&header), Some(future)).unwrap().allow);
+        assert!(run(Some(&header), Some(future)).unwrap().allows());
 
         let none = run(Some(&header), Some(record(&t, &["nothing:here"]))).unwrap();
-        assert_eq!((none.allow, none.reason), (false, "token grants no route"));
+        assert_eq!((none.allows(), none.reason), (false, "token grants no route"));
     }
 
     #[test]

@@ -38,6 +38,45 @@ impl Route {
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
     }
+
+    fn segments(&self) -> Vec<Segment<'_>> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| if s.starts_with('{') { Segment::Param } else { Segment::Literal(s) })
+            .collect()
+    }
+
+    /// Whether this route's ARN pattern ([`Route::arn_suffix`]) matches the execute-api ARN of
+    /// some request that API Gateway routes to `other`. `*` in an execute-api ARN matches any
+    /// characters, `/` included, so `GET/devices/*` also matches `GET/devices/d1/commands`; a
+    /// request's path parameter is one non-empty segment and may equal any literal (so the
+    /// answer errs on the side of "matches").
+    pub fn pattern_matches_requests_of(&self, other: &Route) -> bool {
+        self.method == other.method && covers(&self.segments(), &other.segments())
+    }
+}
+
+/// A path segment as API Gateway matches it: a literal, or a `{param}` (in a policy ARN: `*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment<'a> {
+    Literal(&'a str),
+    Param,
+}
+
+/// Can the pattern (literals, and `*` for each param) match some request of the template?
+/// A pattern's `*` sits between two literal `/` (or ends the ARN), and a request's segments are
+/// non-empty, so each `*` takes one or more whole segments; a pattern literal takes exactly one
+/// segment, which must be that literal or a parameter (whose value could be that literal).
+fn covers(pattern: &[Segment<'_>], template: &[Segment<'_>]) -> bool {
+    match pattern.split_first() {
+        None => template.is_empty(),
+        Some((Segment::Param, rest)) => (1..=template.len()).any(|k| covers(rest, &template[k..])),
+        Some((Segment::Literal(l), rest)) => match template.split_first() {
+            Some((first, tail)) => (*first == Segment::Param || *first == Segment::Literal(l)) && covers(rest, tail),
+            None => false,
+        },
+    }
 }
 
 /// The result of looking up `(method, resource)`.
@@ -74,6 +113,28 @@ fn valid_segment(s: &str) -> bool {
     }
 }
 
+/// Refuses a table for which the authorizer could not return a policy that grants exactly a
+/// token's routes (see [`RouteTable::denied_for`]): a route `denied` that some route of another
+/// scope shadows needs a `Deny` for tokens without its scope, and that `Deny` must not match a
+/// request of any route with another scope, which such a token may hold.
+fn check_policy_exactness(routes: &[Route]) -> Result<(), String> {
+    for denied in routes {
+        let Some(shadow) = routes.iter().find(|r| r.scope != denied.scope && r.pattern_matches_requests_of(denied)) else {
+            continue;
+        };
+        if let Some(hit) = routes.iter().find(|r| r.scope != denied.scope && denied.pattern_matches_requests_of(r)) {
+            return Err(format!(
+                "routes.json: route {} {} ({}) cannot be granted exactly at API Gateway: `*` in an execute-api ARN matches `/`, \
+                 so the ARN of {} {} ({}) also matches it and a token without {} needs a Deny for it, and that Deny would also \
+                 match {} {} ({}); give {} and {} the same scope or change a path segment",
+                denied.method, denied.path, denied.scope, shadow.method, shadow.path, shadow.scope, denied.scope,
+                hit.method, hit.path, hit.scope, denied.path, hit.path
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl RouteTable {
     /// Parses and validates a route table document; the error names the route and the rule.
     pub fn parse(json: &str) -> Result<Self, String> {
@@ -98,6 +159,7 @@ impl RouteTable {
                 return Err(format!("{at}: listed twice"));
             }
         }
+        check_policy_exactness(&file.routes)?;
         Ok(Self { routes: file.routes })
     }
 
@@ -126,6 +188,16 @@ impl RouteTable {
     /// The routes that any of `scopes` grants, in table order.
     pub fn granted<'a>(&'a self, scopes: &'a [String]) -> impl Iterator<Item = &'a Route> + 'a {
         self.routes.iter().filter(move |r| scopes.iter().any(|s| *s == r.scope))
+    }
+
+    /// The routes a token granted `scopes` must be explicitly denied: those it is not granted
+    /// whose requests the ARN pattern of a granted route also matches (API Gateway's `*` spans
+    /// `/`). [`RouteTable::parse`] guarantees such a `Deny` matches no granted route's request.
+    pub fn denied_for<'a>(&'a self, scopes: &'a [String]) -> impl Iterator<Item = &'a Route> + 'a {
+        let granted: Vec<&Route> = self.granted(scopes).collect();
+        self.routes.iter().filter(move |r| {
+            !scopes.iter().any(|s| *s == r.scope) && granted.iter().any(|g| g.pattern_matches_requests_of(r))
+        })
     }
 
     /// Distinct resource paths, in table order (for routers that group methods per path).
@@ -176,6 +248,55 @@ mod tests {
         let g: Vec<_> = t.granted(&scopes).map(|r| r.path.as_str()).collect();
         assert_eq!(g, ["/images"]);
         assert_eq!(t.granted(&[]).count(), 0);
+    }
+
+    fn route(method: &str, path: &str, scope: &str) -> Route {
+        Route { method: method.into(), path: path.into(), scope: scope.into() }
+    }
+
+    #[test]
+    fn patterns_span_slashes() {
+        let by_id = route("GET", "/devices/{device_id}", "a:r");
+        let commands = route("GET", "/devices/{device_id}/commands", "b:r");
+        let list = route("GET", "/devices", "a:r");
+        assert!(by_id.pattern_matches_requests_of(&commands), "GET/devices/* matches GET/devices/d/commands");
+        assert!(!commands.pattern_matches_requests_of(&by_id));
+        assert!(!by_id.pattern_matches_requests_of(&list));
+        assert!(!list.pattern_matches_requests_of(&by_id));
+        assert!(!by_id.pattern_matches_requests_of(&route("POST", "/devices/{device_id}/commands", "b:r")));
+        // a literal pattern segment may meet a parameter of the same position
+        assert!(route("GET", "/devices/search", "c:r").pattern_matches_requests_of(&by_id));
+        assert!(route("GET", "/{a}/x/{b}", "c:r").pattern_matches_requests_of(&route("GET", "/p/q/x/r/s", "d:r")));
+        assert!(!route("GET", "/{a}/x", "c:r").pattern_matches_requests_of(&route("GET", "/p/q/y", "d:r")));
+    }
+
+    #[test]
+    fn denied_for_lists_shadowed_routes_only() {
+        let t = RouteTable::embedded();
+        let read = vec!["devices:read".to_string()];
+        let denied: Vec<_> = t.denied_for(&read).map(|r| format!("{} {}", r.method, r.path)).collect();
+        assert_eq!(denied, ["GET /devices/{device_id}/commands"]);
+        let both = vec!["devices:read".to_string(), "commands:read".to_string()];
+        assert_eq!(t.denied_for(&both).count(), 0);
+        assert_eq!(t.denied_for(&[]).count(), 0);
+    }
+
+    #[test]
+    fn refuses_a_table_no_policy_can_express() {
+        let doc = |routes: &[(&str, &str, &str)]| {
+            let items: Vec<String> = routes
+                .iter()
+                .map(|(m, p, s)| format!(r#"{{"method":"{m}","path":"{p}","scope":"{s}"}}"#))
+                .collect();
+            format!(r#"{{"version":1,"routes":[{}]}}"#, items.join(","))
+        };
+        // GET /a/{x}/b/{y} must be denied to a holder of a:r, and a Deny of GET/a/*/b/* matches GET/a/1/b/2/c.
+        let bad = doc(&[("GET", "/a/{x}", "a:r"), ("GET", "/a/{x}/b/{y}", "b:r"), ("GET", "/a/{x}/b/{y}/c", "c:r")]);
+        let err = RouteTable::parse(&bad).unwrap_err();
+        assert!(err.contains("GET /a/{x}/b/{y} (b:r) cannot be granted exactly"), "{err}");
+        assert!(err.contains("GET /a/{x}/b/{y}/c (c:r)"), "{err}");
+        // the same routes with the deeper two sharing a scope are fine
+        assert!(RouteTable::parse(&doc(&[("GET", "/a/{x}", "a:r"), ("GET", "/a/{x}/b/{y}", "b:r"), ("GET", "/a/{x}/b/{y}/c", "b:r")])).is_ok());
     }
 
     #[test]
