@@ -144,13 +144,18 @@ def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
     assert set(out["context"]["scopes"].split()) == set(scopes)
 
     # A narrower token: only the routes its one scope grants.
+    # A narrower token: Allow for its routes, Deny for what their `*` would also admit
+    # (tests/runtime/test_authorizer_policy.py evaluates every scope combination).
     read_only = issue_token(server_root, artifacts, database, ["devices:read"])
     out = invoke_ok(fn, authorizer_event(f"Bearer {read_only}"))
-    [statement] = out["policyDocument"]["Statement"]
+    allow, deny = out["policyDocument"]["Statement"]
     granted = [r for r in ROUTES if r.scope == "devices:read"]
-    assert statement["Effect"] == "Allow"
-    assert sorted(statement["Resource"]) == sorted(route_arn(r) for r in granted)
+    assert allow["Effect"] == "Allow"
+    assert sorted(allow["Resource"]) == sorted(route_arn(r) for r in granted)
     assert len(granted) < len(ROUTES)
+    shadowed = [r for r in ROUTES if r.method == "GET" and r.path.endswith("/commands")]
+    assert deny["Effect"] == "Deny"
+    assert deny["Resource"] == [route_arn(r) for r in shadowed]
 
 
 @pytest.mark.parametrize("case", ["revoked", "expired", "unknown"])
