@@ -72,8 +72,10 @@ plan: setup $(PLAN_MANIFEST) ## offline plan of STACK (default dev) under mocks:
 plans: setup $(PLAN_MANIFEST) ## offline plans of every stack
 	$(PY) -m plan --stack dev --stack sandbox --stack prod $(PLAN_ARGS)
 
-plan-diff: setup ## Markdown diff of the offline plan of STACK between BASE and the work tree
-	$(PY) -m plan diff --stack $(STACK) --base $(BASE)
+# Builds what it needs: the work tree's artifacts (dist/, a no-op when current) and BASE's (from
+# the artifact cache, or built in a worktree sharing app/target), so code changes show.
+plan-diff: $(SETUP_STAMP) ## Markdown diff of the offline plan of STACK between BASE and the work tree
+	$(PY) -m plan diff --stack $(STACK) --base $(BASE) $(PLAN_DIFF_ARGS)
 
 postgres: ## start the test PostgreSQL on 127.0.0.1:55432 (idempotent)
 	scripts/postgres.sh start

@@ -255,3 +255,6 @@ pulumi.export("service_url", service.url)
 pulumi.export("function_names", {k: f.function_name for k, f in functions.items()})
 pulumi.export("ecr_repository_url", service.repository_url)
 pulumi.export("database_endpoint", database.endpoint)
+# What this stack runs: the drift check rebuilds or downloads the deployed commit's artifacts
+# and proves they are these bytes before it previews (drift.yml).
+pulumi.export("artifact_digest", manifest.digest)

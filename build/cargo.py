@@ -2,13 +2,19 @@
 cargo invocation (host, zig or docker mode), return where the binaries are.
 
 Reproducibility: the absolute paths that rustc would embed (panic locations of dependencies in
-``$CARGO_HOME/registry``, the workspace, the toolchain) are remapped with
-``--remap-path-prefix``. The flags go in ``--config target.<triple>.rustflags`` and the build
-always passes ``--target``: with ``--target``, rustflags do not apply to build scripts and
-proc-macros, so the host artifacts in ``target/release`` stay shared with a plain
-``cargo build --release``, and our flags never invalidate them (``RUSTFLAGS`` would). The
-cost: a user's own ``RUSTFLAGS`` or ``build.rustflags`` would take precedence over / be
-replaced by these, so we log a warning when RUSTFLAGS is set.
+``$CARGO_HOME/registry``, the toolchain) are remapped with ``--remap-path-prefix``. The
+workspace's own crates need no remapping: cargo hands rustc their sources relative to the
+workspace root (``core/src/lib.rs``). Leaving the workspace's path out of the flags also keeps
+them the same for every checkout of the repository, so two worktrees can share one target
+folder and reuse each other's compiled dependencies (``python -m plan diff`` builds the base
+ref that way); with the path in the flags every dependency would be compiled again.
+
+The flags go in ``--config target.<triple>.rustflags`` and the build always passes
+``--target``: with ``--target``, rustflags do not apply to build scripts and proc-macros, so the
+host artifacts in ``target/release`` stay shared with a plain ``cargo build --release``, and our
+flags never invalidate them (``RUSTFLAGS`` would). The cost: a user's own ``RUSTFLAGS`` or
+``build.rustflags`` would take precedence over / be replaced by these, so we log a warning when
+RUSTFLAGS is set.
 """
 
 from __future__ import annotations
@@ -117,12 +123,13 @@ def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Work
     return workspace
 
 
-def remap_flags(workspace: Workspace, environ: Mapping[str, str]) -> list[str]:
-    """``--remap-path-prefix`` flags for every absolute path rustc would embed."""
+def remap_flags(environ: Mapping[str, str]) -> list[str]:
+    """``--remap-path-prefix`` flags for every absolute path rustc would embed (the same for
+    every checkout of the workspace: see the module docstring)."""
     home = Path(environ.get("HOME", str(Path.home())))
     cargo_home = Path(environ.get("CARGO_HOME", str(home / ".cargo")))
     rustup_home = Path(environ.get("RUSTUP_HOME", str(home / ".rustup")))
-    pairs = [(cargo_home, "/cargo"), (rustup_home, "/rustup"), (workspace.root, "/app")]
+    pairs = [(cargo_home, "/cargo"), (rustup_home, "/rustup")]
     return [f"--remap-path-prefix={src}={dst}" for src, dst in pairs]
 
 
@@ -151,7 +158,7 @@ def plan_compile(
 ) -> CompilePlan:
     """The cargo command for ``mode``; ConfigError when the mode cannot build ``arch`` here."""
     env = dict(os.environ if environ is None else environ)
-    flags = remap_flags(workspace, env)
+    flags = remap_flags(env)
     release = workspace.target_dir / arch.rust_target / "release"
     if mode == "host":
         if arch.name != host_arch():

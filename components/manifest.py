@@ -48,6 +48,20 @@ class ServerArtifact:
     """Hex digest over the folder's files; its prefix tags the image."""
 
 
+def artifact_digest(function_sha256: dict[str, str], server_sha256: str) -> str:
+    """One sha256 naming every deployed byte: each function zip's and the server folder's.
+
+    A stack exports it (`artifact_digest`), so a drift check can prove that the artifacts it
+    previews with are the ones the stack runs (scripts/verify_manifest.py --digest).
+    """
+    canonical = json.dumps(
+        {"functions": dict(sorted(function_sha256.items())), "server": server_sha256},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     path: Path
@@ -55,6 +69,13 @@ class Manifest:
     architecture: str
     functions: dict[str, FunctionArtifact]
     server: ServerArtifact
+
+    @property
+    def digest(self) -> str:
+        """`artifact_digest` of these artifacts."""
+        return artifact_digest(
+            {name: f.sha256 for name, f in self.functions.items()}, self.server.sha256
+        )
 
 
 def manifest_path(configured: Path, root: Path) -> Path:

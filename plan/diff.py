@@ -1,16 +1,19 @@
 """`python -m plan diff --stack dev --base origin/main`: what a change does to a stack's plan.
 
-Plans BASE (a git ref, checked out in a temporary `git worktree`) and the work tree offline with
-the same artifact manifest, then writes dist/plan-diff-<stack>.md: resources added, removed and
-changed with the inputs that changed, a Lambda's old and new code sha256 when its zip changed,
-and replacements flagged (inputs that force one, per `REPLACE_ON`). `diff_plans` and
-`render_markdown` are pure functions of two plans; `main` only gathers the plans.
+Plans BASE (a git ref, checked out in a temporary `git worktree`) and the work tree offline,
+each with the artifacts built from its own sources (`plan.artifacts`: the work tree's dist/
+brought up to date, the base's from the artifact cache or built in a worktree), then writes
+dist/plan-diff-<stack>.md: resources added, removed and changed with the inputs that changed, a
+Lambda's old and new code sha256 when its zip changed, and replacements flagged (inputs that
+force one, per `REPLACE_ON`). `diff_plans` and `render_markdown` are pure functions of two
+plans; `main` only gathers the plans.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from plan import artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPUTED = "<computed>"
@@ -280,21 +285,24 @@ def _plan(root: Path, stack: str, manifest: Path, out: Path) -> list[dict[str, A
 def plan_ref(ref: str, stack: str, manifest: Path, out: Path, *, repo: Path = ROOT) -> list[Any]:
     """Plan `stack` as of git `ref`, in a temporary worktree removed afterwards.
 
-    A manifest inside the repository (dist/manifest.json) is copied with its folder to the same
-    place in the worktree, so paths the plan records relative to the root (the image's build
-    context) match the work tree's plan and only real changes show.
+    The manifest's folder is copied into the worktree: to the same place when it is in the
+    repository (tests/fixtures/...), else (the artifact cache) to dist/, where `make build`
+    puts it; so the paths the plan records relative to the root (the image's build context)
+    match the work tree's plan and only real changes show.
     """
     with tempfile.TemporaryDirectory(prefix="plan-diff-") as tmp:
         tree = Path(tmp) / "base"
         _run(["git", "worktree", "add", "--detach", "--quiet", str(tree), ref], repo)
         try:
-            if manifest.is_relative_to(repo):
+            relative = Path("dist") / manifest.name
+            if manifest.is_relative_to(repo) and not manifest.is_relative_to(
+                artifacts.common_dir(repo)
+            ):
                 relative = manifest.relative_to(repo)
-                shutil.copytree(
-                    manifest.parent, tree / relative.parent, symlinks=True, dirs_exist_ok=True
-                )
-                manifest = tree / relative
-            return _plan(tree, stack, manifest, out)
+            shutil.copytree(
+                manifest.parent, tree / relative.parent, symlinks=True, dirs_exist_ok=True
+            )
+            return _plan(tree, stack, tree / relative, out)
         finally:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(tree)], cwd=repo, check=False
@@ -309,13 +317,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--manifest",
         type=Path,
-        default=ROOT / "dist" / "manifest.json",
-        help="artifact manifest for the work tree (default dist/manifest.json)",
+        help="artifact manifest of the work tree (default: run `python -m build all` into "
+        "dist/ and use dist/manifest.json)",
     )
     parser.add_argument(
         "--base-manifest",
         type=Path,
-        help="artifact manifest for BASE (default: the same as --manifest)",
+        help="artifact manifest of BASE (default: the artifacts built from BASE's sources, "
+        "from the artifact cache or built in a worktree)",
     )
     parser.add_argument(
         "--base-plan", type=Path, help="use this plan file instead of planning BASE"
@@ -326,31 +335,33 @@ def main(argv: Sequence[str]) -> int:
 
     dist = ROOT / "dist"
     out = args.out or dist / f"plan-diff-{args.stack}.md"
-    manifest = args.manifest.resolve()
-    if (not args.head_plan or not args.base_plan) and not manifest.is_file():
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "app" / "target")
+    if args.manifest is not None and not args.head_plan and not args.manifest.is_file():
         print(
-            f"plan diff {args.stack}: manifest {manifest} not found; run `make build` first",
+            f"plan diff {args.stack}: manifest {args.manifest} not found; run `make build` first",
             file=sys.stderr,
         )
         return 1
     try:
         dist.mkdir(exist_ok=True)
-        head = (
-            _load(args.head_plan)
-            if args.head_plan
-            else _plan(ROOT, args.stack, manifest, dist / f"plan-{args.stack}.json")
-        )
-        base = (
-            _load(args.base_plan)
-            if args.base_plan
-            else plan_ref(
+        if args.head_plan:
+            head = _load(args.head_plan)
+        else:
+            manifest = args.manifest or artifacts.for_worktree(ROOT, target_dir=target_dir)
+            head = _plan(ROOT, args.stack, manifest.resolve(), dist / f"plan-{args.stack}.json")
+        if args.base_plan:
+            base = _load(args.base_plan)
+        else:
+            base_manifest = args.base_manifest or artifacts.for_ref(
+                ROOT, args.base, target_dir=target_dir
+            )
+            base = plan_ref(
                 args.base,
                 args.stack,
-                (args.base_manifest or manifest).resolve(),
+                base_manifest.resolve(),
                 dist / f"plan-{args.stack}-base.json",
             )
-        )
-    except DiffError as err:
+    except (DiffError, artifacts.ArtifactError) as err:
         print(f"plan diff {args.stack}: {err}", file=sys.stderr)
         return 1
     diff = diff_plans(base, head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,12 +20,13 @@ MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 NS = "rust-on-aws:"
 
 
-def test_exports_exactly_the_five_outputs() -> None:
+def test_exports_exactly_the_six_outputs() -> None:
     monitor = RecordingMonitor()
     run_plan("dev", root=ROOT, manifest=MANIFEST, monitor=monitor)
     exports = monitor.exports
     assert sorted(exports) == [
         "api_url",
+        "artifact_digest",
         "database_endpoint",
         "ecr_repository_url",
         "function_names",
@@ -38,6 +40,14 @@ def test_exports_exactly_the_five_outputs() -> None:
     }
     assert exports["ecr_repository_url"].startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/")
     assert exports["database_endpoint"].endswith(".rds.amazonaws.com:5432")
+    # the digest of the artifacts planned with: what the drift check verifies its bytes against
+    fixture = json.loads(MANIFEST.read_text())
+    body = {
+        "functions": {n: e["sha256"] for n, e in sorted(fixture["functions"].items())},
+        "server": fixture["server"]["sha256"],
+    }
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert exports["artifact_digest"] == hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,8 @@ def test_host_plan_is_one_invocation_with_remapped_paths(workspace):
     config = plan.argv[-1]
     assert config.startswith("target.x86_64-unknown-linux-gnu.rustflags=[")
     assert '"--remap-path-prefix=/home/u/.cargo=/cargo"' in config
-    assert f'"--remap-path-prefix={workspace.root}=/app"' in config
+    # no checkout path in the flags: two worktrees share one target folder's dependencies
+    assert str(workspace.root) not in config
     assert plan.artifact_dir == workspace.target_dir / "x86_64-unknown-linux-gnu" / "release"
 
 

@@ -211,4 +211,5 @@ def test_cli_reports_a_bad_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str
          "--head-plan", str(head), "--out", str(tmp_path / "x.md")]
     )  # fmt: skip
     assert status == 1
-    assert "git worktree add" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no-such-ref-xyz" in err and "exited" in err, err

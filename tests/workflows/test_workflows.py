@@ -71,8 +71,60 @@ def test_drift_is_a_read_only_refresh_preview_that_fails_on_changes() -> None:
     assert isinstance(triggers, dict)
     assert "schedule" in triggers
     steps = workflow["jobs"]["drift"]["steps"]
-    pulumi = next(s for s in steps if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    pulumi = next(
+        s
+        for s in steps
+        if str(s.get("uses", "")).startswith("pulumi/actions@") and "command" in s.get("with", {})
+    )
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["refresh"] is True
     assert pulumi["with"]["expect-no-changes"] is True
     assert set(workflow["jobs"]["drift"]["strategy"]["matrix"]["stack"]) == {"sandbox", "prod"}
+
+
+def _runs(steps: list[dict[str, Any]]) -> list[str]:
+    return [str(s.get("run", "")) for s in steps]
+
+
+def test_deploys_record_the_commit_and_run_each_stack_runs() -> None:
+    for name in ("deploy-sandbox.yml", "promote.yml"):
+        steps = _load(ROOT / ".github/workflows" / name)["jobs"]["deploy"]["steps"]
+        runs = " ".join(_runs(steps))
+        assert "pulumi stack tag set rust-on-aws:source-commit" in runs, name
+        assert "pulumi stack tag set rust-on-aws:artifact-run" in runs, name
+        up = next(i for i, s in enumerate(steps) if s.get("id") == "up")
+        record = next(i for i, r in enumerate(_runs(steps)) if "source-commit" in r)
+        assert record > up, f"{name}: record after a successful up"
+
+
+def test_drift_previews_the_deployed_commit_with_its_own_bytes() -> None:
+    """prod runs an older promoted commit: the drift check must not preview main's head."""
+    steps = _load(ROOT / ".github/workflows/drift.yml")["jobs"]["drift"]["steps"]
+    runs = _runs(steps)
+    position = {
+        "checkout": next(
+            i for i, r in enumerate(runs) if 'git checkout --quiet --detach "$commit"' in r
+        ),
+        "verify": next(i for i, r in enumerate(runs) if "verify_manifest.py --digest" in r),
+        "preview": next(
+            i for i, s in enumerate(steps) if s.get("with", {}).get("command") == "preview"
+        ),
+    }
+    assert "rust-on-aws:source-commit" in runs[position["checkout"]]
+    assert "pulumi stack output artifact_digest" in runs[position["checkout"]]
+    assert position["checkout"] < position["verify"] < position["preview"]
+    download = next(s for s in steps if "download-artifact" in str(s.get("uses", "")))
+    assert download["with"]["name"] == "dist-${{ steps.deployed.outputs.commit }}"
+    assert "make build" not in runs[: position["checkout"]]
+
+
+def test_pull_request_previews_build_the_base_artifacts() -> None:
+    """The plan diff plans the base with its own artifacts (plan/artifacts.py), cached by its
+    source key, so code changes show; it never passes the head's manifest as the base's."""
+    steps = _load(ROOT / ".github/workflows/preview.yml")["jobs"]["plan-diff"]["steps"]
+    text = " ".join(_runs(steps))
+    assert "--base-manifest" not in text
+    assert "python -m plan.artifacts key" in text
+    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
+    assert cache["with"]["path"] == ".git/rust-on-aws/artifacts"
+    assert "steps.base.outputs.key" in cache["with"]["key"]
