@@ -3,7 +3,9 @@
 Deploys:
 - a VPC over two or three AZs (public subnets for the load balancer, private ones for the rest)
   or an existing VPC (components/network.py);
-- RDS PostgreSQL with an AWS-managed password, or an external database (components/database.py);
+- RDS PostgreSQL with an AWS-managed password, or an external database (components/database.py),
+  and the migration step that applies the schema and keeps a least-privilege runtime role
+  before any new code goes live (components/migration.py);
 - the API server on ECS Fargate behind an ALB, its image built and pushed to ECR
   (components/service.py);
 - four Rust Lambdas from the artifact manifest: authorizer, handler, event, timer
@@ -25,6 +27,7 @@ from components.certificate import Certificate, CertificateArgs
 from components.database import Database, DatabaseArgs, ExternalDatabase
 from components.event_rules import EventRules, EventRulesArgs
 from components.manifest import manifest_path, read_manifest
+from components.migration import Migration, MigrationArgs
 from components.network import Network, NetworkArgs
 from components.rest_api import ApiDomain, RestApi, RestApiArgs
 from components.routes import load_routes
@@ -80,6 +83,7 @@ database = Database(
         backup_retention_days=db.backup_retention_days,
         deletion_protection=db.deletion_protection,
         protect=settings.protect,
+        app_username=db.app_username,
         external=(
             ExternalDatabase(
                 host=db.external_host,
@@ -93,6 +97,36 @@ database = Database(
         tags=tags,
     ),
 )
+
+lam = settings.lambdas
+# Every process connects over TLS verified against the RDS CA bundle the artifacts ship.
+db_connection: dict[str, pulumi.Input[str]] = {
+    "DB_HOST": database.host,
+    "DB_PORT": database.port.apply(str),
+    "DB_NAME": database.db_name,
+    "DB_SSLMODE": db.ssl_mode,
+    "DB_SSLROOTCERT": f"/var/task/{manifest.ca_bundle_path}",
+    "RUST_LOG": settings.rust_log,
+}
+migration = Migration(
+    f"{prefix}-migration",
+    MigrationArgs(
+        artifact=manifest.functions["migrate"],
+        runtime=manifest.runtime,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        master_secret_arn=database.master_secret_arn,
+        master_secret_kms_key_arn=database.master_secret_kms_key_arn,
+        app_secret_arn=database.app_secret_arn,
+        app_username=database.app_username,
+        environment=db_connection,
+        timeout_seconds=lam.migration_timeout_seconds,
+        log_retention_days=settings.log_retention_days,
+        protect=settings.protect,
+        tags=tags,
+    ),
+)
+database.allow_from("migrate", migration.function.security_group_id)
 
 domains = settings.domains
 
@@ -133,16 +167,16 @@ service = Service(
         db_host=database.host,
         db_port=database.port,
         db_name=database.db_name,
-        db_secret_arn=database.secret_arn,
-        db_secret_kms_key_arn=database.secret_kms_key_arn,
+        db_secret_arn=database.app_secret_arn,
         db_ssl_mode=db.ssl_mode,
+        db_ssl_root_cert=f"/app/{manifest.ca_bundle_path}",
+        deploy_after=[migration.done],
         cpu=svc.cpu,
         memory_mb=svc.memory_mb,
         desired_count=svc.desired_count,
         min_count=svc.min_count,
         max_count=svc.max_count,
         cpu_target_percent=svc.cpu_target_percent,
-        migrate_on_start=svc.migrate_on_start,
         wait_for_steady_state=svc.wait_for_steady_state,
         rust_log=settings.rust_log,
         log_retention_days=settings.log_retention_days,
@@ -155,15 +189,8 @@ service = Service(
 )
 database.allow_from("server", service.security_group_id)
 
-lam = settings.lambdas
-db_env: dict[str, pulumi.Input[str]] = {
-    "DB_HOST": database.host,
-    "DB_PORT": database.port.apply(str),
-    "DB_NAME": database.db_name,
-    "DB_SECRET_ARN": database.secret_arn,
-    "DB_SSLMODE": db.ssl_mode,
-    "RUST_LOG": settings.rust_log,
-}
+# The runtime functions: the least-privilege role's secret, nothing of the master's.
+db_env: dict[str, pulumi.Input[str]] = {**db_connection, "DB_SECRET_ARN": database.app_secret_arn}
 extra_env: dict[str, dict[str, pulumi.Input[str]]] = {
     "event": {"ECR_REPOSITORY_NAME": service.repository_name},
     "timer": {
@@ -183,6 +210,8 @@ extra_statements: dict[str, list[dict[str, object]]] = {
 }
 functions: dict[str, RustLambda] = {}
 for fn_name, artifact in manifest.functions.items():
+    if fn_name == "migrate":
+        continue  # the Migration component's
     api_facing = fn_name in ("authorizer", "handler")
     functions[fn_name] = RustLambda(
         f"{prefix}-{fn_name}",
@@ -191,13 +220,13 @@ for fn_name, artifact in manifest.functions.items():
             runtime=manifest.runtime,
             vpc_id=network.vpc_id,
             subnet_ids=network.private_subnet_ids,
-            db_secret_arn=database.secret_arn,
-            db_secret_kms_key_arn=database.secret_kms_key_arn,
+            db_secret_arn=database.app_secret_arn,
             environment={**db_env, **extra_env.get(fn_name, {})},
             extra_statements=extra_statements.get(fn_name, ()),
             memory_mb=lam.memory_mb,
             timeout_seconds=lam.api_timeout_seconds if api_facing else lam.event_timeout_seconds,
             reserved_concurrency=lam.handler_reserved_concurrency if fn_name == "handler" else None,
+            live_after=[migration.done],
             log_retention_days=settings.log_retention_days,
             protect=settings.protect,
             tags=tags,

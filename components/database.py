@@ -1,7 +1,15 @@
-"""Database: RDS PostgreSQL in private subnets with an AWS-managed password, or an external one."""
+"""Database: RDS PostgreSQL in private subnets with an AWS-managed password, or an external one.
+
+Two credentials, two secrets. The *master* one (RDS manages and rotates it; for an external
+database, the secret given) owns the schema and is used by the migration step only. The
+*runtime* one is a least-privilege role (no DDL, no role management) whose secret this component
+creates empty; the migration step creates the role, sets its password and writes the secret
+(components/migration.py). Every runtime process reads only the runtime secret.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,6 +19,7 @@ import pulumi_random as random
 
 TYPE = "rust-on-aws:database:Database"
 PORT = 5432
+APP_USERNAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def _master_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret]) -> str:
@@ -64,6 +73,9 @@ class DatabaseArgs:
     """Pulumi `protect` on the instance. Default false."""
     external: ExternalDatabase | None = None
     """Use this database instead of creating one (then the fields above are ignored)."""
+    app_username: str = "fleet_app"
+    """The runtime role the migration step creates ([a-z_][a-z0-9_]{0,62}, not `pg_*`, not the
+    master user). Default fleet_app."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource."""
 
@@ -74,12 +86,16 @@ class Database(pulumi.ComponentResource):
     host: pulumi.Output[str]
     port: pulumi.Output[int]
     db_name: pulumi.Output[str]
-    secret_arn: pulumi.Output[str]
-    """Secret with `username` and `password` (the RDS-managed secret for a managed database)."""
+    master_secret_arn: pulumi.Output[str]
+    """The owner's secret (`username`, `password`): RDS-managed, or the external one. Only the
+    migration step reads it."""
+    master_secret_kms_key_arn: str | None
+    """The customer-managed key of an external database's secret, if any."""
+    app_secret_arn: pulumi.Output[str]
+    """The runtime role's secret, created empty here and written by the migration step."""
+    app_username: str
     security_group_id: pulumi.Output[str] | None
     """The database's security group (None for an external database)."""
-    secret_kms_key_arn: str | None
-    """The customer-managed key of an external database's secret, if any."""
     endpoint: pulumi.Output[str]
 
     def __init__(
@@ -88,27 +104,46 @@ class Database(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         self._name = name
         self._rules = 0
-        if args.external is not None:
-            ext = args.external
-            if not ext.host or not ext.secret_arn.startswith("arn:"):
-                raise ValueError(
-                    f"Database {name}: external needs a host and a secret ARN, got "
-                    f"host={ext.host!r} secret_arn={ext.secret_arn!r}"
-                )
-            self.host = pulumi.Output.from_input(ext.host)
-            self.port = pulumi.Output.from_input(ext.port)
-            self.db_name = pulumi.Output.from_input(args.db_name)
-            self.secret_arn = pulumi.Output.from_input(ext.secret_arn)
-            self.security_group_id = None
-            self.secret_kms_key_arn = ext.secret_kms_key_arn
-            self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
-            self.register_outputs({"host": self.host, "secret_arn": self.secret_arn})
-            return
-        if args.max_allocated_storage_gb < args.allocated_storage_gb:
+        if not APP_USERNAME.fullmatch(args.app_username) or args.app_username.startswith("pg_"):
+            raise ValueError(
+                f"Database {name}: app_username must match [a-z_][a-z0-9_]{{0,62}} and not start "
+                f"with pg_, got {args.app_username!r}"
+            )
+        if args.external is None and args.app_username == args.username:
+            raise ValueError(
+                f"Database {name}: app_username must differ from the master username "
+                f"{args.username!r}: the runtime role has no DDL rights"
+            )
+        ext = args.external
+        if ext is not None and (not ext.host or not ext.secret_arn.startswith("arn:")):
+            raise ValueError(
+                f"Database {name}: external needs a host and a secret ARN, got "
+                f"host={ext.host!r} secret_arn={ext.secret_arn!r}"
+            )
+        if ext is None and args.max_allocated_storage_gb < args.allocated_storage_gb:
             raise ValueError(
                 f"Database {name}: max_allocated_storage_gb ({args.max_allocated_storage_gb}) "
                 f"must be at least allocated_storage_gb ({args.allocated_storage_gb})"
             )
+        self.app_username = args.app_username
+        # Empty: the migration step writes it (the password never passes through Pulumi).
+        self.app_secret_arn = aws.secretsmanager.Secret(
+            f"{name}-app-credentials",
+            description=f"{name}: the runtime role {args.app_username} (written by the migration)",
+            recovery_window_in_days=7,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        ).arn
+        if ext is not None:
+            self.host = pulumi.Output.from_input(ext.host)
+            self.port = pulumi.Output.from_input(ext.port)
+            self.db_name = pulumi.Output.from_input(args.db_name)
+            self.master_secret_arn = pulumi.Output.from_input(ext.secret_arn)
+            self.security_group_id = None
+            self.master_secret_kms_key_arn = ext.secret_kms_key_arn
+            self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
+            self.register_outputs({"host": self.host, "app_secret_arn": self.app_secret_arn})
+            return
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags}
         self._sg = aws.ec2.SecurityGroup(
@@ -165,12 +200,12 @@ class Database(pulumi.ComponentResource):
         self.host = instance.address
         self.port = instance.port
         self.db_name = instance.db_name
-        self.secret_arn = instance.master_user_secrets.apply(_master_secret_arn)
+        self.master_secret_arn = instance.master_user_secrets.apply(_master_secret_arn)
         self.security_group_id = self._sg.id
-        self.secret_kms_key_arn = None
+        self.master_secret_kms_key_arn = None
         self.endpoint = instance.endpoint
         self.register_outputs(
-            {"host": self.host, "secret_arn": self.secret_arn, "endpoint": self.endpoint}
+            {"host": self.host, "app_secret_arn": self.app_secret_arn, "endpoint": self.endpoint}
         )
 
     def allow_from(self, label: str, security_group_id: pulumi.Input[str]) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FUNCTIONS = ("authorizer", "handler", "event", "timer")
+FUNCTIONS = ("authorizer", "handler", "event", "timer", "migrate")
 MANIFEST_ENV = "ROA_MANIFEST"
 FIX = "run `make build`"
 
@@ -69,6 +69,9 @@ class Manifest:
     architecture: str
     functions: dict[str, FunctionArtifact]
     server: ServerArtifact
+    ca_bundle_path: str
+    """Where every artifact holds the Amazon RDS CA certificates (relative to its root:
+    /var/task/<path> on Lambda, /app/<path> in the image)."""
 
     @property
     def digest(self) -> str:
@@ -163,10 +166,23 @@ def read_manifest(path: Path, *, runtime: str, architecture: str) -> Manifest:
     server_dir = path.parent / _field(server, "dir", str, "server", path)
     if not server_dir.is_dir():
         raise ManifestError(f"server folder {server_dir} not found; {FIX}")
+    bundle = doc.get("ca_bundle")
+    if not isinstance(bundle, dict):
+        raise ManifestError(
+            f"artifact manifest {path}: no ca_bundle (the database CA certificates every "
+            f"artifact ships); {FIX}"
+        )
+    ca_path = _field(bundle, "path", str, "ca_bundle", path)
+    if ca_path.startswith("/") or ".." in Path(ca_path).parts:
+        raise ManifestError(
+            f"artifact manifest {path}: ca_bundle.path must be relative to the artifact, got "
+            f"{ca_path!r}; {FIX}"
+        )
     return Manifest(
         path=path,
         runtime=doc["runtime"],
         architecture=doc["architecture"],
         functions=functions,
         server=ServerArtifact(dir=server_dir, sha256=_field(server, "sha256", str, "server", path)),
+        ca_bundle_path=ca_path,
     )

@@ -56,6 +56,10 @@ class RustLambdaArgs:
     """More IAM statements for the function's role, beyond logs, VPC interfaces and the database
     secret (e.g. `ecr:DescribeImages` on one repository). Resources may be outputs; an action
     with a wildcard is refused. Default none."""
+    live_after: Sequence[pulumi.Resource] = ()
+    """The `live` alias (what every trigger invokes) moves to a newly published version only
+    after these: the migration step, so no trigger reaches new code on the old schema.
+    Default none."""
     protect: bool = False
     """Pulumi `protect` on the log group. Default false."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -217,7 +221,7 @@ class RustLambda(pulumi.ComponentResource):
             name=ALIAS,
             function_name=function.name,
             function_version=function.version,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.live_after)),
         )
         self.function_name = function.name
         self.function_arn = function.arn

@@ -14,13 +14,15 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from components.certificate import DOMAIN_NAME
-from components.iam import assume_role_policy, kms_decrypt_via_secrets_manager, policy_document
+from components.iam import assume_role_policy, policy_document
 
 TYPE = "rust-on-aws:service:Service"
 CONTAINER = "server"
 HEALTH_CHECK_PATH = "/healthz"
 CONTAINER_HEALTH_COMMAND = "/app/server"
-"""The server binary in the image (app/Dockerfile); `server healthcheck` probes /healthz."""
+"""The server binary in the image (app/Dockerfile); `server healthcheck` probes /livez."""
+CONTAINER_START_PERIOD_SECONDS = 30
+"""Failed liveness checks do not count during the first 30 s of a task."""
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 """TLS 1.3 and 1.2 only (FSBP ELB.17)."""
 _PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -109,11 +111,16 @@ class ServiceArgs:
     db_port: pulumi.Input[int]
     db_name: pulumi.Input[str]
     db_secret_arn: pulumi.Input[str]
-    """Secret whose `username` and `password` ECS injects as DB_USERNAME and DB_PASSWORD."""
-    db_secret_kms_key_arn: pulumi.Input[str] | None = None
-    """Customer-managed KMS key of the secret (kms:Decrypt through Secrets Manager only)."""
-    db_ssl_mode: str = "require"
-    """DB_SSLMODE. Default require."""
+    """The runtime role's secret (DB_SECRET_ARN). The server reads it itself with the task
+    role, and again when PostgreSQL refuses the password (after a rotation), so a running task
+    recovers without being replaced; ECS does not inject it (it would only at task start)."""
+    db_ssl_mode: str = "verify-full"
+    """DB_SSLMODE. Default verify-full."""
+    db_ssl_root_cert: str = "/app/certs/rds-ca-bundle.pem"
+    """DB_SSLROOTCERT: the CA certificates in the image (dist/server/certs/)."""
+    deploy_after: Sequence[pulumi.Resource] = ()
+    """A new task definition (new code) is registered only after these: the migration step.
+    Default none."""
     cpu: int = 256
     """Fargate CPU units. Default 256."""
     memory_mb: int = 512
@@ -128,8 +135,6 @@ class ServiceArgs:
     """Autoscaling maximum. Default 2."""
     cpu_target_percent: int = 60
     """Target-tracking average CPU, percent. Default 60."""
-    migrate_on_start: bool = True
-    """MIGRATE_ON_START. Default true."""
     wait_for_steady_state: bool = False
     """`pulumi up` waits for the new deployment to be steady (and fails when it is not).
     Default false."""
@@ -279,26 +284,29 @@ class Service(pulumi.ComponentResource):
                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                         "Resource": pulumi.Output.concat(log_group.arn, ":*"),
                     },
-                    {
-                        "Effect": "Allow",
-                        "Action": "secretsmanager:GetSecretValue",
-                        "Resource": args.db_secret_arn,
-                    },
-                    *(
-                        [kms_decrypt_via_secrets_manager(args.db_secret_kms_key_arn)]
-                        if args.db_secret_kms_key_arn is not None
-                        else []
-                    ),
                 ]
             ),
             opts=child,
         )
-        # The server needs no AWS API: its task role has no policy.
         task_role = aws.iam.Role(
             f"{name}-task",
             assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com"),
-            description=f"{name}: the server's own identity (no AWS permissions)",
+            description=f"{name}: the server's own identity (reads the runtime database secret)",
             tags=tags,
+            opts=child,
+        )
+        task_policy = aws.iam.RolePolicy(
+            f"{name}-task",
+            role=task_role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": args.db_secret_arn,
+                    }
+                ]
+            ),
             opts=child,
         )
 
@@ -409,22 +417,16 @@ class Service(pulumi.ComponentResource):
                         "DB_HOST": args.db_host,
                         "DB_PORT": pulumi.Output.from_input(args.db_port).apply(str),
                         "DB_NAME": args.db_name,
+                        "DB_SECRET_ARN": args.db_secret_arn,
                         "DB_SSLMODE": args.db_ssl_mode,
+                        "DB_SSLROOTCERT": args.db_ssl_root_cert,
                         "PORT": str(args.container_port),
                         "RUST_LOG": args.rust_log,
-                        "MIGRATE_ON_START": "true" if args.migrate_on_start else "false",
+                        # The migration step migrates (components/migration.py); the task's
+                        # runtime role could not.
+                        "MIGRATE_ON_START": "false",
                     }.items()
                 )
-            ],
-            "secrets": [
-                {
-                    "name": "DB_USERNAME",
-                    "valueFrom": pulumi.Output.concat(args.db_secret_arn, ":username::"),
-                },
-                {
-                    "name": "DB_PASSWORD",
-                    "valueFrom": pulumi.Output.concat(args.db_secret_arn, ":password::"),
-                },
             ],
             "logConfiguration": {
                 "logDriver": "awslogs",
@@ -435,13 +437,16 @@ class Service(pulumi.ComponentResource):
                 },
             },
             "readonlyRootFilesystem": True,
-            # The image has no shell or curl: the server checks itself (GET /healthz on PORT).
+            # Liveness: `server healthcheck` GETs /livez, which never touches the database, so a
+            # database outage does not make ECS kill every task (the load balancer's deep
+            # /healthz takes them out of rotation instead). The start period covers start-up:
+            # reading the secret and connecting (the schema is already current).
             "healthCheck": {
                 "command": ["CMD", CONTAINER_HEALTH_COMMAND, "healthcheck"],
                 "interval": 15,
                 "timeout": 5,
                 "retries": 3,
-                "startPeriod": 10,
+                "startPeriod": CONTAINER_START_PERIOD_SECONDS,
             },
         }
         task = aws.ecs.TaskDefinition(
@@ -458,7 +463,8 @@ class Service(pulumi.ComponentResource):
             task_role_arn=task_role.arn,
             container_definitions=pulumi.Output.json_dumps([container]),
             tags=tags,
-            opts=child,
+            # New code only once the schema is current (the migration step).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.deploy_after)),
         )
         service = aws.ecs.Service(
             f"{name}-service",
@@ -481,16 +487,17 @@ class Service(pulumi.ComponentResource):
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
             ),
-            health_check_grace_period_seconds=30,
+            # The load balancer's /healthz is not held against a task in its first minute.
+            health_check_grace_period_seconds=60,
             propagate_tags="SERVICE",
             tags=tags,
             wait_for_steady_state=args.wait_for_steady_state,
-            # Autoscaling owns the count after creation. The execution role's permissions exist
-            # before tasks start (image pull, logs, the secret), and on destroy the service goes
-            # first, so its tasks stop while the role still lets them.
+            # Autoscaling owns the count after creation. The roles' permissions exist before tasks
+            # start (image pull and logs; the secret), and on destroy the service goes first, so
+            # its tasks stop while the roles still let them.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[listener, execution_policy],
+                depends_on=[listener, execution_policy, task_policy],
                 ignore_changes=["desiredCount"],
             ),
         )

@@ -30,13 +30,16 @@ class DatabaseSettings:
     backup_retention_days: int
     deletion_protection: bool
     ssl_mode: str
+    app_username: str
     external_host: str
     external_port: int
     external_secret_arn: str
     external_secret_kms_key_arn: str | None
 
 
-def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSettings:
+def read_database(  # noqa: PLR0912 - one branch per rule of the section
+    r: Reader, production: bool, protect: bool
+) -> DatabaseSettings:
     fix = r.set_fix
     mode = r.choice("databaseMode", ("managed", "external"))
     name = r.matching("dbName", "app", r"[a-z][a-z0-9_]{0,62}", "must match [a-z][a-z0-9_]{0,62}")
@@ -73,6 +76,21 @@ def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSetting
     backups = r.integer("dbBackupRetentionDays", 0, 35, "days")
     deletion_protection = r.boolean("dbDeletionProtection")
     ssl_mode = r.choice("dbSslMode", SSL_MODES)
+    app_user = r.string("dbAppUsername", "fleet_app")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", app_user) or app_user.startswith("pg_"):
+        r.fail(
+            "dbAppUsername",
+            "must match [a-z_][a-z0-9_]{0,62} and not start with pg_",
+            app_user,
+            fix("dbAppUsername", "fleet_app"),
+        )
+    elif app_user == user:
+        r.fail(
+            "dbAppUsername",
+            f"must differ from dbUsername ({user}): the runtime role has no DDL rights",
+            app_user,
+            fix("dbAppUsername", "fleet_app"),
+        )
     host = r.string("externalDbHost", "db.example.internal")
     port = r.integer("externalDbPort", 1, 65535, "TCP port")
     secret = r.string("externalDbSecretArn", "arn:aws:secretsmanager:...")
@@ -147,6 +165,7 @@ def read_database(r: Reader, production: bool, protect: bool) -> DatabaseSetting
         backup_retention_days=backups,
         deletion_protection=deletion_protection,
         ssl_mode=ssl_mode,
+        app_username=app_user,
         external_host=host,
         external_port=port,
         external_secret_arn=secret,

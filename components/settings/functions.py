@@ -19,6 +19,7 @@ class LambdaSettings:
     event_timeout_seconds: int
     handler_reserved_concurrency: int | None
     token_retention_days: int
+    migration_timeout_seconds: int
     command_retention_days: int
 
 
@@ -52,5 +53,6 @@ def read_lambdas(r: Reader) -> LambdaSettings:
         event_timeout_seconds=event_timeout,
         handler_reserved_concurrency=None if reserved == -1 else reserved,
         token_retention_days=r.integer("tokenRetentionDays", 1, 3650, "days"),
+        migration_timeout_seconds=r.integer("migrationTimeoutSeconds", 1, 900, "seconds"),
         command_retention_days=r.integer("commandRetentionDays", 1, 3650, "days"),
     )

@@ -22,7 +22,9 @@ LOG_RETENTION_DAYS = (
 )  # fmt: skip
 ARCHITECTURES = ("x86_64", "arm64")
 LAMBDA_RUNTIMES = ("provided.al2023", "provided.al2")
-SSL_MODES = ("require", "verify-ca", "verify-full")
+SSL_MODES = ("verify-full", "verify-ca")
+"""libpq modes that verify the server's certificate (against the RDS CA bundle the artifacts
+ship); `require` would encrypt without knowing whom to."""
 #: Fargate task sizes: CPU units -> allowed memory in MiB.
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),

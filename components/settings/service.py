@@ -18,7 +18,6 @@ class ServiceSettings:
     min_count: int
     max_count: int
     cpu_target_percent: int
-    migrate_on_start: bool
     wait_for_steady_state: bool
 
 
@@ -62,6 +61,5 @@ def read_service(r: Reader) -> ServiceSettings:
         min_count=min_count,
         max_count=max_count,
         cpu_target_percent=r.integer("serviceCpuTargetPercent", 10, 90, "percent"),
-        migrate_on_start=r.boolean("serviceMigrateOnStart"),
         wait_for_steady_state=r.boolean("serviceWaitForSteadyState"),
     )

@@ -92,7 +92,7 @@ def test_allow_from_opens_5432_to_that_group_only(run) -> None:
     }
 
 
-def test_external_database_creates_nothing(run) -> None:
+def test_external_database_creates_only_the_runtime_secret(run) -> None:
     seen: dict[int, object] = {}
     external = ExternalDatabase(
         host="db.example.internal",
@@ -102,12 +102,20 @@ def test_external_database_creates_nothing(run) -> None:
     def program() -> None:
         db = Database("db", managed(external=external))
         db.allow_from("server", "sg-server")
-        outputs: tuple[pulumi.Output[Any], ...] = (db.host, db.port, db.secret_arn, db.endpoint)
+        outputs: tuple[pulumi.Output[Any], ...] = (
+            db.host,
+            db.port,
+            db.master_secret_arn,
+            db.endpoint,
+        )
         for i, out in enumerate(outputs):
             out.apply(functools.partial(seen.__setitem__, i))
 
     plan = run(program)
-    assert [e["type"] for e in plan] == ["rust-on-aws:database:Database"]
+    assert sorted(e["type"] for e in plan) == [
+        "aws:secretsmanager/secret:Secret",
+        "rust-on-aws:database:Database",
+    ]
     assert seen == {
         0: "db.example.internal",
         1: 5432,

@@ -492,10 +492,13 @@ def test_existing_vpc_mode_carries_ids() -> None:
 
 
 def test_zero_and_false_are_kept_not_defaulted() -> None:
-    settings = load(authorizerCacheTtlSeconds=0, serviceMigrateOnStart=False, eventRetryAttempts=0)
+    settings = load(
+        authorizerCacheTtlSeconds=0, serviceWaitForSteadyState=False, eventRetryAttempts=0
+    )
     assert settings.api.authorizer_cache_ttl_seconds == 0
-    assert settings.service.migrate_on_start is False
+    assert settings.service.wait_for_steady_state is False
     assert settings.events.retry_attempts == 0
+    assert load("prod").service.wait_for_steady_state is True
 
 
 def test_defaults_come_from_pulumi_yaml(tmp_path: Path) -> None:
