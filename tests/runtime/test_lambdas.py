@@ -1,8 +1,9 @@
 """The four zips of dist/, exactly as built, under aws-lambda-rie in a minimal root.
 
 Each function runs from its unpacked zip in /var/task of a root holding only what the runtime
-policy provides, with Lambda's environment, its database secret in moto's Secrets Manager and a
-fresh PostgreSQL database migrated by the real ``server migrate``. Events start from the samples
+policy provides, with Lambda's environment, the runtime role's secret in moto's Secrets Manager
+and a fresh PostgreSQL database set up by the real migrate function (tests/runtime/conftest.py),
+reached over TLS with DB_SSLMODE=verify-full. Events start from the samples
 in app/events/ (the exact shapes AWS sends) with the test's own tokens, ids and digests put in.
 Assertions are on the responses and on the database afterwards.
 """
@@ -90,7 +91,7 @@ def insert_token(db: Database, scopes: list[str], *, expires: str = "NULL", revo
 
 @pytest.fixture(scope="module")
 def running(
-    start_function: Callable[..., RieFunction], artifacts: Artifacts
+    start_function: Callable[..., RieFunction], artifacts: Artifacts, database: Database
 ) -> Iterator[Callable[[str], RieFunction]]:
     """function -> its emulator, started once per module; the first invoke's init is recorded."""
     functions: dict[str, RieFunction] = {}
@@ -130,11 +131,11 @@ def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
     running: Callable[[str], RieFunction],
     server_root: Path,
     artifacts: Artifacts,
-    database: Database,
+    server_env: Callable[..., dict[str, str]],
 ) -> None:
     fn = running("authorizer")
     scopes = sorted({r.scope for r in ROUTES})
-    all_scopes = issue_token(server_root, artifacts, database, scopes)
+    all_scopes = issue_token(server_root, artifacts, server_env(), scopes)
     out = invoke_ok(fn, authorizer_event(f"Bearer {all_scopes}"))
     assert out["principalId"] == OWNER
     [statement] = out["policyDocument"]["Statement"]
@@ -144,7 +145,7 @@ def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
     assert set(out["context"]["scopes"].split()) == set(scopes)
 
     # A narrower token: only the routes its one scope grants.
-    read_only = issue_token(server_root, artifacts, database, ["devices:read"])
+    read_only = issue_token(server_root, artifacts, server_env(), ["devices:read"])
     out = invoke_ok(fn, authorizer_event(f"Bearer {read_only}"))
     [statement] = out["policyDocument"]["Statement"]
     granted = [r for r in ROUTES if r.scope == "devices:read"]
@@ -186,9 +187,9 @@ def test_authorizer_never_allows_when_the_database_is_down(
     start_function: Callable[..., RieFunction],
     server_root: Path,
     artifacts: Artifacts,
-    database: Database,
+    server_env: Callable[..., dict[str, str]],
 ) -> None:
-    token = issue_token(server_root, artifacts, database, ["devices:read"])
+    token = issue_token(server_root, artifacts, server_env(), ["devices:read"])
     fn = start_function("authorizer", DB_PORT=str(free_port()))  # nothing listens there
     result = fn.invoke(authorizer_event(f"Bearer {token}"))
     assert "Allow" not in result.body.decode(errors="replace"), result.body
@@ -494,7 +495,7 @@ def test_bootstrap_without_its_bundled_libraries_fails_to_start(
     build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
     install_rie(rie_binary, root)
     names = unpack(stripped, root / "var" / "task")
-    assert names == ["bootstrap"]
+    assert names == ["bootstrap", "certs/rds-ca-bundle.pem"]
     bundled = [b["soname"] for b in artifacts.manifest["functions"][function].get("bundled", [])]
     assert "libpq.so.5" in bundled, bundled
     with RieFunction(

@@ -113,9 +113,10 @@ pub fn env_days(get: impl Fn(&str) -> Option<String>, name: &'static str, defaul
     }
 }
 
-/// How long an invocation waits for a pooled connection (seconds): one connect attempt, plus a
-/// re-read of the secret and a second attempt after a rotation.
-pub const POOL_TIMEOUT_S: u64 = 2 * CONNECT_TIMEOUT_S as u64 + 1;
+/// How long an invocation waits for a pooled connection (seconds). A rotated password costs a
+/// refused attempt (milliseconds), a re-read of the secret and a second attempt inside the same
+/// connect, so it fits; the bound is for an unreachable database.
+pub const POOL_TIMEOUT_S: u64 = CONNECT_TIMEOUT_S as u64 + 1;
 
 /// A one-connection pool (a Lambda sandbox serves one invocation at a time) that connects lazily,
 /// reconnects after a failure, and re-reads `credentials` when PostgreSQL refuses them.
