@@ -230,6 +230,28 @@ class Secrets:
         return password
 
 
+def new_token() -> tuple[str, str, str]:
+    """(token, id, sha256) in the app's format: roa_<12 a-z0-9>_<40 A-Za-z0-9>."""
+    lower = string.ascii_lowercase + string.digits
+    token_id = "".join(secrets.choice(lower) for _ in range(12))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    token = f"roa_{token_id}_{secret}"
+    return token, token_id, hashlib.sha256(token.encode()).hexdigest()
+
+
+def insert_token(
+    db: Database, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"
+) -> tuple[str, str]:
+    """A token of ``OWNER`` written with psql (not by the code under test): (token, id)."""
+    token, token_id, digest = new_token()
+    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
+    db.sql(
+        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
+        f"VALUES ('{token_id}', '{digest}', '{OWNER}', {array}, {expires}, {revoked})"
+    )
+    return token, token_id
+
+
 def server_jail(root: Path) -> Jail:
     return Jail(root, APP_UID, APP_UID)
 

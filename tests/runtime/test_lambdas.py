@@ -14,8 +14,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import secrets
-import string
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -43,7 +41,9 @@ from tests.runtime.services import (
     Artifacts,
     Database,
     Moto,
+    insert_token,
     issue_token,
+    new_token,
     record_init,
     sample_events,
 )
@@ -68,25 +68,6 @@ def first_event(function: str, predicate: Callable[[dict[str, Any]], bool]) -> d
             return copy.deepcopy(event)
         del name
     pytest.fail(f"app/events/{function}/ has no sample event of the expected shape")
-
-
-def new_token() -> tuple[str, str, str]:
-    """(token, id, sha256) in the app's format: roa_<12 a-z0-9>_<40 A-Za-z0-9>."""
-    lower = string.ascii_lowercase + string.digits
-    token_id = "".join(secrets.choice(lower) for _ in range(12))
-    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
-    token = f"roa_{token_id}_{secret}"
-    return token, token_id, hashlib.sha256(token.encode()).hexdigest()
-
-
-def insert_token(db: Database, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"):
-    token, token_id, digest = new_token()
-    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
-    db.sql(
-        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
-        f"VALUES ('{token_id}', '{digest}', '{OWNER}', {array}, {expires}, {revoked})"
-    )
-    return token, token_id
 
 
 @pytest.fixture(scope="module")

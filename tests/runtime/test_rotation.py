@@ -6,8 +6,9 @@ so the pool has to open a new connection. The next request to the *same* process
 the Lambdas and the server re-read the secret when PostgreSQL refuses the password.
 
 These processes run with ``DB_SSLMODE=require`` (TLS without verification; test_tls.py covers
-verification), so this file also runs against builds from before DB_SSLROOTCERT existed: that is
-how it was checked to fail on the old code, which read the secret once (see
+verification), tokens are written with psql, and the server also gets the static
+DB_USERNAME/DB_PASSWORD pair, so this file also runs against the binaries from before this
+change: that is how it was checked to fail on the old code, which read the secret once (see
 tests/runtime/README.md).
 """
 
@@ -30,7 +31,7 @@ from tests.runtime.services import (
     Artifacts,
     Database,
     Secrets,
-    issue_token,
+    insert_token,
     server_jail,
 )
 
@@ -102,14 +103,9 @@ def test_the_handler_reconnects_with_the_rotated_password_in_the_same_process(
 
 
 def test_the_authorizer_keeps_allowing_after_a_rotation(
-    start_function: Callable[..., RieFunction],
-    server_root: Path,
-    artifacts: Artifacts,
-    server_env: Callable[..., dict[str, str]],
-    database: Database,
-    secrets: Secrets,
+    start_function: Callable[..., RieFunction], database: Database, secrets: Secrets
 ) -> None:
-    token = issue_token(server_root, artifacts, server_env(), ["devices:read"])
+    token, _ = insert_token(database, ["devices:read"])
     fn = start_function("authorizer", **TLS)
     event = {"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": METHOD_ARN}
 
@@ -132,7 +128,7 @@ def test_the_server_reconnects_with_the_rotated_password_in_the_same_process(
     secrets: Secrets,
     tmp_path: Path,
 ) -> None:
-    token = issue_token(server_root, artifacts, server_env(), SCOPES)
+    token, _ = insert_token(database, SCOPES)
     # During the switch the task definition may still inject the static pair: DB_SECRET_ARN wins.
     value = secrets.app_value()
     env = server_env(**TLS, DB_USERNAME=value["username"], DB_PASSWORD=value["password"])
