@@ -3,7 +3,7 @@
 1. ``ours``: ``python -m build all`` (what ``make build`` runs): one compile of the six
    binaries, audit, bundle, reproducible zips, manifest.
 2. ``cargo``: plain ``cargo build --release --locked`` of the same six binaries: the floor.
-3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the four Lambdas
+3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the five Lambdas
    in one run (cargo-lambda from PyPI; its defaults: zig as linker, ``panic=abort``,
    ``-C target-cpu=haswell``).
 4. ``per-function``: one ``cargo lambda build --bin <fn>`` per Lambda, each in its own target
