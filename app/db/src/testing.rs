@@ -213,23 +213,6 @@ pub fn unreachable_pool() -> Pool {
     pool(&format!("postgres://postgres@127.0.0.1:{port}/none?connect_timeout=2"), 1, Duration::from_secs(2))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_and_port_of_a_url() {
-        assert_eq!(host_port("postgres://postgres@127.0.0.1:55433/postgres"), ("127.0.0.1".to_string(), 55433));
-        assert_eq!(host_port("postgres://u:p@db.example/x?sslmode=disable"), ("db.example".to_string(), 5432));
-    }
-
-    #[test]
-    fn replaces_dbname() {
-        assert_eq!(with_dbname("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
-        assert_eq!(with_dbname("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
-        assert_eq!(with_dbname("postgres://u@h:1", "x"), "postgres://u@h:1/x");
-    }
-}
 
 /// Stores a token with a known value (the sample events' tokens), optionally expired or revoked.
 pub fn insert_token(
@@ -273,4 +256,22 @@ pub fn seed_samples(conn: &mut PgConnection) {
     let dev = |id: &str, name: &str| fleet_core::model::CreateDevice { id: id.into(), name: name.into() };
     crate::create_device(conn, "alice@example.com", &dev("sensor-1", "Kitchen sensor")).expect("seed sensor-1");
     crate::create_device(conn, "mallory@example.com", &dev("sensor-m", "Mallory's")).expect("seed sensor-m");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_port_of_a_url() {
+        assert_eq!(host_port("postgres://postgres@127.0.0.1:55433/postgres"), ("127.0.0.1".to_string(), 55433));
+        assert_eq!(host_port("postgres://u:p@db.example/x?sslmode=disable"), ("db.example".to_string(), 5432));
+    }
+
+    #[test]
+    fn replaces_dbname() {
+        assert_eq!(with_dbname("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
+        assert_eq!(with_dbname("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
+        assert_eq!(with_dbname("postgres://u@h:1", "x"), "postgres://u@h:1/x");
+    }
 }
