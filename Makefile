@@ -17,7 +17,10 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact
 CHECKOV_STAMP := $(CHECKOV_VENV)/.setup-$(shell cat requirements-checkov.txt | sha256sum | cut -c1-12)
 ACTIONLINT := $(GOBIN)/actionlint
 ACTIONLINT_VERSION ?= v1.7.12
-export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:55432/postgres
+# The test PostgreSQL (scripts/postgres.sh reads PGPORT too): `PGPORT=55433 make test` runs
+# everything against a cluster of one's own.
+export PGPORT ?= 55432
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PGPORT)/postgres
 
 .PHONY: help setup build plan plans plan-diff test lint typecheck test-py test-rust postgres \
         preview up destroy bench clean static policy-check
@@ -77,7 +80,7 @@ plans: setup $(PLAN_MANIFEST) ## offline plans of every stack
 plan-diff: $(SETUP_STAMP) ## Markdown diff of the offline plan of STACK between BASE and the work tree
 	$(PY) -m plan diff --stack $(STACK) --base $(BASE) $(PLAN_DIFF_ARGS)
 
-postgres: ## start the test PostgreSQL on 127.0.0.1:55432 (idempotent)
+postgres: ## start the test PostgreSQL on 127.0.0.1:$PGPORT (55432; TLS, test CA; idempotent)
 	scripts/postgres.sh start
 
 test: setup postgres lint typecheck static policy-check test-rust build test-py ## everything CI runs

@@ -1,9 +1,9 @@
 """The four ways to build the Lambdas of app/, and the cold and no-op build benchmarks.
 
-1. ``ours``: ``python -m build all`` (what ``make build`` runs): one compile of the five
+1. ``ours``: ``python -m build all`` (what ``make build`` runs): one compile of the six
    binaries, audit, bundle, reproducible zips, manifest.
-2. ``cargo``: plain ``cargo build --release --locked`` of the same five binaries: the floor.
-3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the four Lambdas
+2. ``cargo``: plain ``cargo build --release --locked`` of the same six binaries: the floor.
+3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the five Lambdas
    in one run (cargo-lambda from PyPI; its defaults: zig as linker, ``panic=abort``,
    ``-C target-cpu=haswell``).
 4. ``per-function``: one ``cargo lambda build --bin <fn>`` per Lambda, each in its own target
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.measure import Run, busy_processes, combine, timed
 
-LAMBDAS = ("authorizer", "handler", "event", "timer")
+LAMBDAS = ("authorizer", "handler", "event", "timer", "migrate")
 SERVER = "server"
 BINARIES = (*LAMBDAS, SERVER)
 RUNTIME = "provided.al2023"
@@ -142,7 +142,7 @@ VARIANTS: dict[str, Variant] = {
             BINARIES,
             _ours_steps,
             lambda _ctx, root: {fn: root / "dist" / f"{fn}.zip" for fn in LAMBDAS},
-            ("compile + audit + bundle + zip + manifest, 5 binaries",),
+            ("compile + audit + bundle + zip + manifest, 6 binaries",),
         ),
         Variant(
             "cargo",
@@ -150,7 +150,7 @@ VARIANTS: dict[str, Variant] = {
             BINARIES,
             _cargo_steps,
             lambda _ctx, root: {fn: root / "target" / "release" / fn for fn in LAMBDAS},
-            ("compile only, 5 binaries, no zip",),
+            ("compile only, 6 binaries, no zip",),
         ),
         Variant(
             "cargo-lambda",

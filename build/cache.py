@@ -3,7 +3,8 @@
 An artifact (a function's zip, the server's folder) is a function of: the compiled binary, the
 runtime policy, the architecture, the build code and tools (``builder``: build/*.py,
 build/policies/*.json, patchelf, Python's zlib), the zip timestamp, the host's LD_LIBRARY_PATH
-(where libraries are looked up) and the bundled libraries' original files. The manifest records
+(where libraries are looked up), the RDS CA bundle it ships (build/certs.py) and the bundled
+libraries' original files. The manifest records
 the first ones per artifact in ``source`` and the libraries in ``bundled`` (``original`` +
 ``sha256``). When all of them match, the previous artifact is verified against the manifest's
 sha256 and hard-linked (or copied) into the staging folder instead of audited and bundled again.
@@ -73,6 +74,8 @@ class Source:
     ld_library_path: tuple[str, ...]
     zip_epoch: int | None
     """The timestamp of every zip entry (None for the server, which is not zipped)."""
+    ca_bundle_sha256: str
+    """The RDS CA bundle copied into the artifact (build/certs.py)."""
 
     def record(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -81,6 +84,7 @@ class Source:
             "policy_sha256": self.policy_sha256,
             "builder": self.builder,
             "ld_library_path": list(self.ld_library_path),
+            "ca_bundle_sha256": self.ca_bundle_sha256,
         }
         if self.zip_epoch is not None:
             entry["zip_epoch"] = self.zip_epoch
@@ -98,6 +102,7 @@ def source_of(
     *,
     ld_library_path: tuple[str, ...],
     zip_epoch: int | None,
+    ca_bundle_sha256: str,
 ) -> Source:
     return Source(
         binary_sha256=sha256_file(binary),
@@ -106,6 +111,7 @@ def source_of(
         builder=builder_fingerprint(),
         ld_library_path=ld_library_path,
         zip_epoch=zip_epoch,
+        ca_bundle_sha256=ca_bundle_sha256,
     )
 
 

@@ -1,4 +1,4 @@
-"""Compile the workspace once: discover binaries with ``cargo metadata``, build all five in one
+"""Compile the workspace once: discover binaries with ``cargo metadata``, build all six in one
 cargo invocation (host, zig or docker mode), return where the binaries are.
 
 Reproducibility: the absolute paths that rustc would embed (panic locations of dependencies in
@@ -34,7 +34,7 @@ from build.run import run, tail
 
 log = logging.getLogger(__name__)
 
-LAMBDAS = ("authorizer", "handler", "event", "timer")
+LAMBDAS = ("authorizer", "handler", "event", "timer", "migrate")
 SERVER = "server"
 BINARIES = (*LAMBDAS, SERVER)
 MODES = ("host", "zig", "docker")

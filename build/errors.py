@@ -48,5 +48,9 @@ class LimitError(BuildError):
     """An artifact over one of Lambda's size limits."""
 
 
+class CertError(ConfigError):
+    """The committed RDS CA bundle (build/certs/) is missing or disagrees with its provenance."""
+
+
 class OutputError(BuildError):
     """The output folder cannot be written."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from build import archive, cache, cargo
 from build.audit import Report, audit, check_machine
+from build.certs import CERTS_DIR, CaBundle, load_bundle
 from build.deps import DependencyTree, resolve, system_dirs
 from build.elf import read_elf, sha256_file
 from build.errors import BundleError, ElfError, IncompatibleError, OutputError, ResolveError
@@ -130,6 +131,8 @@ class Options:
     mode: str = "host"
     cache: bool = True
     """Reuse a previous artifact when nothing that made it changed (build/cache.py)."""
+    certs: Path = CERTS_DIR
+    """The folder holding the RDS CA bundle and its provenance (build/certs.py)."""
 
 
 @dataclass(frozen=True)
@@ -166,10 +169,12 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     as they were.
     """
     policy, arch = options.policy, options.arch
+    bundle = load_bundle(options.certs)  # before compiling: a bad bundle fails in a second
     with stage(progress, "cargo metadata"):
         workspace = cargo.discover(options.app)
     plan = cargo.plan_compile(workspace, policy, arch, options.mode)
-    with stage(progress, f"compile ({options.mode}, one cargo invocation, 5 binaries)"):
+    count = len(cargo.BINARIES)
+    with stage(progress, f"compile ({options.mode}, one cargo invocation, {count} binaries)"):
         binaries = cargo.compile_all(plan)
     previous = None
     if options.cache:
@@ -178,7 +183,7 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
         log.info("cache: --no-cache, building everything")
     staging = _staging(options.dist)
     try:
-        packager = _Packager(options, staging, previous, progress)
+        packager = _Packager(options, bundle, staging, previous, progress)
         manifest, rows = packager.package(binaries)
         _commit(staging, options.dist, manifest)
     finally:
@@ -192,11 +197,13 @@ class _Packager:
     def __init__(
         self,
         options: Options,
+        bundle: CaBundle,
         staging: Path,
         previous: dict[str, Any] | None,
         progress: Progress,
     ) -> None:
         self.policy, self.arch, self.dist = options.policy, options.arch, options.dist
+        self.bundle = bundle
         self.staging, self.previous, self.progress = staging, previous, progress
         self.hashes = cache.LibraryHashes()
         self.ld_library_path = host_ld_library_path()
@@ -215,6 +222,7 @@ class _Packager:
             "runtime": self.policy.runtime,
             "architecture": self.arch.name,
             "glibc_max": self.policy.glibc_str,
+            "ca_bundle": self.bundle.record(),
             "functions": functions,
             "server": server,
         }
@@ -244,7 +252,11 @@ class _Packager:
     def function(self, name: str, binary: Path) -> tuple[dict[str, Any], Row]:
         with stage(self.progress, f"{name}: audit, bundle, zip") as current:
             source = cache.source_of(
-                binary, self.policy, ld_library_path=self.ld_library_path, zip_epoch=self.zip_epoch
+                binary,
+                self.policy,
+                ld_library_path=self.ld_library_path,
+                zip_epoch=self.zip_epoch,
+                ca_bundle_sha256=self.bundle.sha256,
             )
             zip_path = self.staging / f"{name}.zip"
             entry = self._reusable(name, source)
@@ -266,6 +278,7 @@ class _Packager:
                 prepared = prepare(
                     binary, tree_dir, self.policy, self.arch, binary_name="bootstrap"
                 )
+                self.bundle.install(tree_dir)
                 archive.write_zip(tree_dir, zip_path, epoch=self.zip_epoch)
                 size, unzipped = zip_path.stat().st_size, tree_size(tree_dir)
                 glibc, bundled = prepared.report.glibc_required, bundled_entries(prepared.bundled)
@@ -288,7 +301,11 @@ class _Packager:
         name = cargo.SERVER
         with stage(self.progress, f"{name}: audit, bundle") as current:
             source = cache.source_of(
-                binary, self.policy, ld_library_path=self.ld_library_path, zip_epoch=None
+                binary,
+                self.policy,
+                ld_library_path=self.ld_library_path,
+                zip_epoch=None,
+                ca_bundle_sha256=self.bundle.sha256,
             )
             server_dir = self.staging / "server"
             entry = self._reusable(name, source)
@@ -304,6 +321,7 @@ class _Packager:
                     entry = None
             if entry is None:
                 prepared = prepare(binary, server_dir, self.policy, self.arch, binary_name=name)
+                self.bundle.install(server_dir)
                 digest = cache.tree_sha256(server_dir)
                 glibc, bundled = prepared.report.glibc_required, bundled_entries(prepared.bundled)
                 reused = False

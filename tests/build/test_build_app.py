@@ -33,7 +33,7 @@ def test_build_all_on_app_then_audit(tmp_path: Path):
     )
     assert build.returncode == 0, build.stderr[-3000:]
     manifest = json.loads((dist / "manifest.json").read_text())
-    assert sorted(manifest["functions"]) == ["authorizer", "event", "handler", "timer"]
+    assert sorted(manifest["functions"]) == ["authorizer", "event", "handler", "migrate", "timer"]
     for entry in manifest["functions"].values():
         with zipfile.ZipFile(dist / entry["zip"]) as z:
             assert "bootstrap" in z.namelist()
@@ -57,4 +57,4 @@ def test_build_all_on_app_then_audit(tmp_path: Path):
         check=False,
     )
     assert audit.returncode == 0, audit.stdout
-    assert audit.stdout.count("provided.al2023/x86_64: compatible") == 5
+    assert audit.stdout.count("provided.al2023/x86_64: compatible") == 6

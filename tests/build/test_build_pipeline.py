@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,11 +14,13 @@ import pytest
 
 from build.__main__ import main
 from build.elf import read_elf, sha256_file
-from build.errors import IncompatibleError, OutputError
+from build.errors import CertError, IncompatibleError, OutputError
 from build.pipeline import Options, build_all
 from build.policy import load_policy
 
 AL2023 = load_policy("provided.al2023")
+CERTS = Path(__file__).resolve().parents[2] / "build" / "certs"
+"""The committed bundle, read as bytes (the expected content of every artifact's copy)."""
 X86 = AL2023.arch("x86_64")
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
@@ -48,15 +51,27 @@ def test_build_all_writes_zips_server_and_manifest(app, env, tmp_path: Path, elf
     assert manifest["version"] == 1
     assert manifest["runtime"] == "provided.al2023"
     assert manifest["glibc_max"] == "2.34"
-    assert list(manifest["functions"]) == ["authorizer", "handler", "event", "timer"]
+    assert list(manifest["functions"]) == ["authorizer", "handler", "event", "timer", "migrate"]
+    bundle = (CERTS / "rds-ca-bundle.pem").read_bytes()
+    provenance = json.loads((CERTS / "rds-ca-bundle.json").read_text())
+    assert manifest["ca_bundle"] == {
+        "path": "certs/rds-ca-bundle.pem",
+        "sha256": hashlib.sha256(bundle).hexdigest(),
+        "count": bundle.count(b"-----BEGIN CERTIFICATE-----"),
+        "origin": provenance["origin"],
+    }
     for name, entry in manifest["functions"].items():
         zip_path = dist / entry["zip"]
         assert entry["sha256"] == sha256_file(zip_path)
         assert entry["size"] == zip_path.stat().st_size
         assert entry["architecture"] == "x86_64"
+        assert entry["source"]["ca_bundle_sha256"] == hashlib.sha256(bundle).hexdigest()
         with zipfile.ZipFile(zip_path) as z:
             assert z.namelist()[0] == "bootstrap"
             assert entry["unzipped_size"] == sum(i.file_size for i in z.infolist())
+            cert = z.getinfo("certs/rds-ca-bundle.pem")
+            assert (cert.external_attr >> 16) & 0o777 == 0o644
+            assert z.read(cert) == bundle
         assert entry["bundled"] == [] if name != "handler" else len(entry["bundled"]) == 2
     bundled = {b["soname"]: b for b in manifest["functions"]["handler"]["bundled"]}
     foo = bundled["libfoo.so.1"]
@@ -67,6 +82,8 @@ def test_build_all_writes_zips_server_and_manifest(app, env, tmp_path: Path, elf
     server = manifest["server"]
     assert server["binary"] == "server/server"
     assert (dist / "server" / "server").stat().st_mode & 0o777 == 0o755
+    shipped = dist / "server" / "certs" / "rds-ca-bundle.pem"
+    assert (shipped.read_bytes(), shipped.stat().st_mode & 0o777) == (bundle, 0o644)
     assert not list((dist).glob(".build-*"))  # staging removed
 
 
@@ -94,6 +111,48 @@ def test_two_builds_are_byte_identical(app, env, tmp_path: Path):
         assert (tmp_path / "one" / entry["zip"]).read_bytes() == (
             tmp_path / "two" / entry["zip"]
         ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ("remove_pem", r"the RDS CA bundle .*/rds-ca-bundle.pem cannot be read \(No such file"),
+        ("remove_json", r"the RDS CA bundle's provenance .*rds-ca-bundle.json is missing or not"),
+        ("edit_pem", r"rds-ca-bundle.pem has sha256 [0-9a-f]{12}\.\.\., its provenance "),
+        ("bad_count", r"rds-ca-bundle.pem holds 115 certificates, its provenance says 114; run "),
+        (
+            "no_origin",
+            r"rds-ca-bundle.json: origin lacks integrity; run `python scripts/update-rds",
+        ),
+    ],
+)
+def test_a_bad_ca_bundle_stops_the_build_before_compiling(
+    app, env, tmp_path: Path, monkeypatch, edit: str, message: str
+):
+    certs = tmp_path / "certs"
+    shutil.copytree(CERTS, certs)
+    meta = json.loads((certs / "rds-ca-bundle.json").read_text())
+    if edit == "remove_pem":
+        (certs / "rds-ca-bundle.pem").unlink()
+    elif edit == "remove_json":
+        (certs / "rds-ca-bundle.json").unlink()
+    elif edit == "edit_pem":
+        (certs / "rds-ca-bundle.pem").write_bytes(
+            CERTS.joinpath("rds-ca-bundle.pem").read_bytes() + b"\n"
+        )
+    elif edit == "bad_count":
+        meta["count"] = 114
+    else:
+        del meta["origin"]["integrity"]
+    if edit in ("bad_count", "no_origin"):
+        (certs / "rds-ca-bundle.json").write_text(json.dumps(meta))
+    monkeypatch.setattr("build.cargo.discover", lambda *_: pytest.fail("compiled anyway"))
+    options = Options(app=app, dist=tmp_path / "d", policy=AL2023, arch=X86, certs=certs)
+    with pytest.raises(CertError, match=message) as info:
+        build_all(options, lambda _: None)
+    assert str(info.value).endswith(
+        "run `python scripts/update-rds-ca.py` (needs npm) and commit build/certs/"
+    )
 
 
 def test_failed_build_leaves_the_previous_dist_untouched(app, env, tmp_path: Path, monkeypatch):
@@ -137,11 +196,11 @@ def test_cli_all_and_audit_of_each_zip(app, env, tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert "handler.zip" in out and "bundled libs" in out
     zips = sorted(str(p) for p in dist.glob("*.zip"))
-    assert len(zips) == 4
+    assert len(zips) == 5
     os.environ.pop("LD_LIBRARY_PATH")  # a zip is audited on its own contents only
     assert main(["audit", *zips, str(dist / "server")]) == 0
     out = capsys.readouterr().out
-    assert out.count(": compatible") == 5
+    assert out.count(": compatible") == 6
     assert "bundled:  libfoo-" in out
 
 

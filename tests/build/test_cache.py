@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from build import cache
 from build.__main__ import main
+from build.certs import CERTS_DIR, PEM_NAME, PROVENANCE_NAME
 from build.pipeline import Options, Row, build_all
 from build.policy import POLICY_DIR, Policy, load_policy
 
 AL2023 = load_policy("provided.al2023")
 X86 = AL2023.arch("x86_64")
-ARTIFACTS = ("authorizer", "handler", "event", "timer", "server")
+ARTIFACTS = ("authorizer", "handler", "event", "timer", "migrate", "server")
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 
@@ -96,12 +99,12 @@ def test_cli_no_cache_flag_and_reused_column(app, built, capsys):
     dist, before = built
     assert main(["all", "--app", str(app), "--dist", str(dist)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.count("reused") == 5
+    assert captured.out.count("reused") == len(ARTIFACTS)
     assert "==> handler: reused (" in captured.err
     assert main(["all", "--no-cache", "--app", str(app), "--dist", str(dist)]) == 0
     captured = capsys.readouterr()
     assert "reused" not in captured.out
-    assert captured.out.count("built") == 5
+    assert captured.out.count("built") == len(ARTIFACTS)
     assert "==> handler: audit, bundle, zip (" in captured.err
     assert _snapshot(dist) == before
 
@@ -170,6 +173,29 @@ def test_changed_policy_rebuilds_everything(app, built, tmp_path: Path, caplog):
     }
 
 
+def test_changed_ca_bundle_rebuilds_everything_and_ships(app, built, tmp_path: Path, caplog):
+    """A new RDS CA bundle (build/certs) is in every artifact's source: all are rebuilt."""
+    dist, before = built
+    certs = tmp_path / "certs"
+    shutil.copytree(CERTS_DIR, certs)
+    pem = (certs / PEM_NAME).read_bytes()
+    first_two = b"-----BEGIN CERTIFICATE-----".join(pem.split(b"-----BEGIN CERTIFICATE-----")[:3])
+    (certs / PEM_NAME).write_bytes(first_two)
+    meta = json.loads((certs / PROVENANCE_NAME).read_text())
+    meta.update(sha256=hashlib.sha256(first_two).hexdigest(), count=2)
+    (certs / PROVENANCE_NAME).write_text(json.dumps(meta))
+    options = Options(app=app, dist=dist, policy=AL2023, arch=X86, certs=certs)
+    with caplog.at_level(logging.INFO, logger="build"):
+        manifest, rows = build_all(options, lambda _: None)
+    assert _reused(rows) == dict.fromkeys(ARTIFACTS, False)
+    assert "cache: rebuilding handler: ca_bundle_sha256 changed" in caplog.text
+    assert manifest["ca_bundle"]["count"] == 2
+    with zipfile.ZipFile(dist / "timer.zip") as z:
+        assert z.read("certs/rds-ca-bundle.pem") == first_two
+    assert (dist / "server" / "certs" / "rds-ca-bundle.pem").read_bytes() == first_two
+    assert _snapshot(dist)["timer.zip"] != before["timer.zip"]
+
+
 def test_changed_builder_rebuilds_everything(app, built, monkeypatch, caplog):
     dist, _ = built
     monkeypatch.setattr(cache, "builder_fingerprint", lambda: "another build/ version")
@@ -218,7 +244,7 @@ def test_other_zip_epoch_or_search_path_rebuilds(app, built, monkeypatch, elf_fi
     dist, _ = built
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     _, reused = _build(app, dist)
-    assert reused == _only("authorizer", "handler", "event", "timer")  # the server is no zip
+    assert reused == _only(*ARTIFACTS[:-1])  # the server is no zip
     monkeypatch.setenv("LD_LIBRARY_PATH", str(elf_fixtures.libdir))
     _, reused = _build(app, dist)
     assert reused == dict.fromkeys(ARTIFACTS, False)

@@ -47,8 +47,9 @@ def test_a_lambda_binary_missing(tmp_path: Path, rust_workspace):
     root = rust_workspace(tmp_path / "ws", binaries=("authorizer", "handler", "server"))
     with pytest.raises(
         ConfigError,
-        match=r"has no binary named event, timer: the build needs exactly authorizer, handler, "
-        r"event, timer, server \(found authorizer, handler, server\); add a \[\[bin\]\]",
+        match=r"has no binary named event, timer, migrate: the build needs exactly authorizer, "
+        r"handler, event, timer, migrate, server \(found authorizer, handler, server\); add a "
+        r"\[\[bin\]\]",
     ):
         discover(root)
 

@@ -1,8 +1,12 @@
 """Fixtures of the runtime tests: artifacts, minimal roots, the emulator, PostgreSQL and moto.
 
 Session-scoped: the artifacts of ``dist/`` (built once with ``python -m build all`` when the
-manifest is missing), one moto server, one fresh PostgreSQL database migrated by the real
-``server migrate``, and the cold-start metrics written to ``dist/runtime-metrics.json``.
+manifest is missing), one moto server, one fresh PostgreSQL database shaped as RDS makes one (a
+non-superuser master role owns it; its secret in moto holds only username and password), set up
+by the real migrate function under the emulator, which creates the runtime role and writes its
+secret; every other process then connects as that role with that secret, over TLS verified
+against the test server's CA (DB_SSLMODE=verify-full), as on AWS. The cold-start metrics are
+written to ``dist/runtime-metrics.json``.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ from tests.runtime.services import (
     METRICS,
     REGION,
     ROOT,
+    TEST_CA_IN_ROOT,
     Artifacts,
     Database,
     Moto,
+    Secrets,
     check_manifest,
-    server_env,
-    server_jail,
+    new_password,
+    record_init,
 )
 
 
@@ -183,66 +189,137 @@ def postgres_admin() -> str:
     return url
 
 
+def _psql(url: str, statement: str) -> str:
+    proc = subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", statement],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"psql failed on {statement!r}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
 @pytest.fixture(scope="session")
-def database(
-    postgres_admin: str,
-    server_root: Path,
-    artifacts: Artifacts,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Database]:
-    """A fresh database, its schema applied by the real `server migrate` in a minimal root."""
+def postgres_ca(postgres_admin: str) -> Path:
+    """The CA that signed the test server's certificate: ``ca.crt`` next to its
+    ``ssl_cert_file`` (scripts/postgres.sh makes both; ``scripts/postgres.sh ca`` prints it)."""
+    ssl, cert = _psql(
+        postgres_admin, "SELECT current_setting('ssl') || ' ' || current_setting('ssl_cert_file')"
+    ).split(" ", 1)
+    ca = Path(cert).with_name("ca.crt")
+    if ssl != "on" or not ca.is_file():
+        _fail_or_skip(
+            f"the test PostgreSQL at {postgres_admin} serves no TLS with a test CA (ssl={ssl}, "
+            f"no {ca}): restart it with `scripts/postgres.sh start`, which sets both up"
+        )
+    return ca
+
+
+@pytest.fixture(scope="session")
+def empty_database(postgres_admin: str) -> Iterator[Database]:
+    """A fresh database owned by a fresh master role (CREATEROLE, not a superuser: what RDS
+    gives), no schema yet; the runtime role's name is reserved. All dropped at the end."""
     parts = urlsplit(postgres_admin)
+    suffix = uuid.uuid4().hex[:10]
     db = Database(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 5432,
-        name=f"runtime_{uuid.uuid4().hex[:10]}",
+        name=f"runtime_{suffix}",
         user=parts.username or "postgres",
         admin_url=postgres_admin,
+        master=f"rt_master_{suffix}",
+        master_password=new_password(),
+        role=f"rt_app_{suffix}",
     )
-    subprocess.run(
-        ["psql", "-X", "-q", postgres_admin, "-c", f'CREATE DATABASE "{db.name}"'], check=True
+    _psql(
+        postgres_admin, f"CREATE ROLE {db.master} LOGIN CREATEROLE PASSWORD '{db.master_password}'"
     )
+    _psql(postgres_admin, f'CREATE DATABASE "{db.name}" OWNER {db.master}')
     try:
-        proc = server_jail(server_root).run(
-            [f"/app/{artifacts.server_binary}", "migrate"], env=server_env(db)
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"`server migrate` in the minimal root failed (exit {proc.returncode}):\n"
-                f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}",
-                pytrace=False,
-            )
         yield db
     finally:
-        subprocess.run(
-            [
-                "psql",
-                "-X",
-                "-q",
-                postgres_admin,
-                "-c",
-                f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)',
-            ],
-            check=False,
-            capture_output=True,
-        )
+        for statement in (
+            f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)',
+            f"DROP ROLE IF EXISTS {db.role}",
+            f"DROP ROLE IF EXISTS {db.master}",
+        ):
+            subprocess.run(
+                ["psql", "-X", "-q", postgres_admin, "-c", statement],
+                check=False,
+                capture_output=True,
+            )
 
 
 @pytest.fixture(scope="session")
-def db_secret(moto: Moto, database: Database) -> str:
-    """A Secrets Manager secret in moto, shaped as RDS manages it, holding the test database's
-    credentials (trust auth: the password is not checked)."""
-    secret = {
-        "username": database.user,
-        "password": "unused-trust-auth",
-        "engine": "postgres",
-        "host": database.host,
-        "port": database.port,
-    }
-    out = moto.client("secretsmanager").create_secret(
-        Name=f"rust-on-aws/db/{database.name}", SecretString=json.dumps(secret)
+def secrets(moto: Moto, empty_database: Database) -> Secrets:
+    """The master secret as RDS manages it (only ``username`` and ``password``) and the app
+    secret, created without a value as the stack creates it."""
+    sm = moto.client("secretsmanager")
+    db = empty_database
+    master = sm.create_secret(
+        Name=f"rds!db-{db.name}",
+        SecretString=json.dumps({"username": db.master, "password": db.master_password}),
     )
-    return str(out["ARN"])
+    app = sm.create_secret(Name=f"rust-on-aws/app/{db.name}")
+    return Secrets(moto, str(master["ARN"]), str(app["ARN"]))
+
+
+@pytest.fixture(scope="session")
+def migration(start_function: Callable[..., RieFunction], artifacts: Artifacts) -> dict[str, Any]:
+    """The first invocation of the real migrate function (zip, emulator, minimal root): schema,
+    runtime role, its password and secret. Its answer."""
+    fn = start_function("migrate")
+    result = fn.invoke({})
+    if result.status != 200 or result.is_function_error:
+        pytest.fail(
+            f"the migrate function failed to set up the database: {result.body!r}\n"
+            f"{fn.log()[-3000:]}",
+            pytrace=False,
+        )
+    record_init("migrate", fn, artifacts)
+    fn.stop()
+    return dict(result.json())
+
+
+@pytest.fixture(scope="session")
+def database(empty_database: Database, migration: dict[str, Any]) -> Database:
+    """The database once the migrate function has set it up."""
+    assert migration["rotated"] is True, migration
+    return empty_database
+
+
+@pytest.fixture(scope="session")
+def server_env(database: Database, secrets: Secrets, moto: Moto) -> Callable[..., dict[str, str]]:
+    """(**overrides) -> the ECS task's environment (docs/contracts.md section 3): the runtime
+    role's secret read with the SDK (moto), TLS verified against the test CA."""
+
+    def make(**extra: str) -> dict[str, str]:
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "DB_HOST": database.host,
+            "DB_PORT": str(database.port),
+            "DB_NAME": database.name,
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
+            "DB_SECRET_ARN": secrets.app_arn,
+            "AWS_ENDPOINT_URL": moto.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "RUST_LOG": "info",
+            **extra,
+        }
+
+    return make
+
+
+def _install_test_ca(root: Path, ca: Path) -> None:
+    target = root / TEST_CA_IN_ROOT.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ca, target)
+    target.chmod(0o644)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,14 +328,20 @@ def db_secret(moto: Moto, database: Database) -> str:
 
 @pytest.fixture(scope="session")
 def server_root(
-    jail_tools: None, policy: Policy, artifacts: Artifacts, tmp_path_factory: pytest.TempPathFactory
+    jail_tools: None,
+    policy: Policy,
+    artifacts: Artifacts,
+    postgres_ca: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
-    """A minimal root holding dist/server at /app, as app/Dockerfile copies it."""
+    """A minimal root holding dist/server at /app, as app/Dockerfile copies it (the test CA in
+    /opt)."""
     root = tmp_path_factory.mktemp("server-root") / "root"
     build_root(
         root, policy, arch=artifacts.manifest.get("architecture", "x86_64"), users={"app": APP_UID}
     )
     copy_tree(artifacts.server_dir, root / "app")
+    _install_test_ca(root, postgres_ca)
     return root
 
 
@@ -268,9 +351,11 @@ def lambda_root(
     policy: Policy,
     rie_binary: Path,
     artifacts: Artifacts,
+    postgres_ca: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[str], Path]:
-    """function name -> a minimal root with its zip unpacked in /var/task (made once per name)."""
+    """function name -> a minimal root with its zip unpacked in /var/task and the test CA in
+    /opt (made once per name)."""
     made: dict[str, Path] = {}
 
     def make(function: str) -> Path:
@@ -279,6 +364,7 @@ def lambda_root(
             build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
             install_rie(rie_binary, root)
             unpack_zip(artifacts.zip(function), root / "var" / "task")
+            _install_test_ca(root, postgres_ca)
             made[function] = root
         return made[function]
 
@@ -287,20 +373,29 @@ def lambda_root(
 
 @pytest.fixture(scope="session")
 def function_env(
-    policy: Policy, database: Database, db_secret: str, moto: Moto
+    policy: Policy, empty_database: Database, secrets: Secrets, moto: Moto
 ) -> Callable[..., dict[str, str]]:
-    """function name (+ overrides) -> the environment components/rust_lambda.py gives it."""
+    """function name (+ overrides) -> the environment components/rust_lambda.py gives it: the
+    runtime role's secret (migrate: the master's and the app's), TLS verified against the test
+    CA (DB_SSLMODE=verify-full, DB_SSLROOTCERT in /opt)."""
+    database = empty_database
 
     def make(function: str, **overrides: str) -> dict[str, str]:
         extra = {
             "DB_HOST": database.host,
             "DB_PORT": str(database.port),
             "DB_NAME": database.name,
-            "DB_SECRET_ARN": db_secret,
-            "DB_SSLMODE": "disable",
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
             "AWS_ENDPOINT_URL": moto.endpoint,
             "RUST_LOG": "info",
         }
+        if function == "migrate":
+            extra["DB_MASTER_SECRET_ARN"] = secrets.master_arn
+            extra["DB_APP_SECRET_ARN"] = secrets.app_arn
+            extra["DB_APP_USERNAME"] = database.role
+        else:
+            extra["DB_SECRET_ARN"] = secrets.app_arn
         if function == "event":
             extra["ECR_REPOSITORY_NAME"] = ECR_REPOSITORY
         if function == "timer":

@@ -51,6 +51,9 @@ SANDBOX_UID = 993
 APP_UID = 10001
 """The ECS image's non-root user."""
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+UNLISTED_HOST = "postgres.unlisted.test"
+"""A name every root's /etc/hosts maps to 127.0.0.1 and the test PostgreSQL's certificate does
+not list (it names 127.0.0.1 and localhost): connecting by it must fail verify-full."""
 DEVICES = ("null", "zero", "random", "urandom")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 _REPORT_INIT = re.compile(r"REPORT RequestId: \S+\s+Init Duration: ([0-9.]+) ms")
@@ -205,7 +208,7 @@ def _write_etc(etc: Path, users: Mapping[str, int]) -> None:
         group.append(f"{name}:x:{uid}:")
     (etc / "passwd").write_text("\n".join(passwd) + "\n")
     (etc / "group").write_text("\n".join(group) + "\n")
-    (etc / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    (etc / "hosts").write_text(f"127.0.0.1 localhost {UNLISTED_HOST}\n::1 localhost\n")
     (etc / "nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files dns\n")
     (etc / "resolv.conf").write_text("")
     # The runtime image ships CA certificates (ca-certificates); the host's bundle stands in.
@@ -551,8 +554,9 @@ class JailedServer:
             )
         return self
 
-    def wait_healthy(self, *, timeout: float = 60.0) -> float:
-        """Poll ``/healthz`` until it answers 200; returns seconds since :meth:`start`."""
+    def wait_healthy(self, *, timeout: float = 60.0, path: str = "/healthz") -> float:
+        """Poll ``path`` (``/healthz``: the database answers too; ``/livez``: the process
+        serves) until it answers 200; returns seconds since :meth:`start`."""
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
@@ -560,11 +564,16 @@ class JailedServer:
                     f"the server exited before it was healthy:\n{tail(self.log_path)}"
                 )
             with contextlib.suppress(OSError):
-                status, _ = http("GET", f"{self.base_url}/healthz", timeout=2)
+                status, _ = http("GET", f"{self.base_url}{path}", timeout=2)
                 if status == 200:
                     return time.monotonic() - self.started_at
             time.sleep(0.01)
-        raise HarnessError(f"/healthz not 200 after {timeout:.0f}s:\n{tail(self.log_path)}")
+        raise HarnessError(f"{path} not 200 after {timeout:.0f}s:\n{tail(self.log_path)}")
+
+    @property
+    def pid(self) -> int | None:
+        """The server's own PID (the jail's child), to tell a restart from the same process."""
+        return None if self.process is None else child_pid(self.process.pid)
 
     def request(
         self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None

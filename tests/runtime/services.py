@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import string
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,12 @@ REGION = "eu-west-1"
 OWNER = "runtime-owner"
 """The owner of every token and device the tests create."""
 ECR_REPOSITORY = "rust-on-aws-server"
-FUNCTIONS = ("authorizer", "handler", "event", "timer")
+FUNCTIONS = ("authorizer", "handler", "event", "timer", "migrate")
+TEST_CA_IN_ROOT = "/opt/test-ca.pem"
+"""Where every root holds the CA of the test PostgreSQL's certificate (scripts/postgres.sh), as
+a layer (/opt) would: the processes run with DB_SSLMODE=verify-full and DB_SSLROOTCERT there."""
+RDS_BUNDLE_IN_TASK = "/var/task/certs/rds-ca-bundle.pem"
+"""The bundle every zip ships (build/certs.py), as Lambda sees it."""
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 METRICS: dict[str, Any] = {"functions": {}, "server": {}}
 """Cold-start figures collected by the tests; written to dist/runtime-metrics.json at the end."""
@@ -75,6 +82,8 @@ def check_manifest(dist: Path) -> dict[str, Any]:
     server = manifest.get("server") or {}
     if not (dist / str(server.get("binary", "-"))).is_file():
         raise HarnessError(f"{path} names no server binary that exists: run `make build`")
+    if not isinstance(manifest.get("ca_bundle"), dict):
+        raise HarnessError(f"{path} records no ca_bundle (an older build): run `make build`")
     return dict(manifest)
 
 
@@ -101,15 +110,29 @@ class Moto:
         )
 
 
+def new_password() -> str:
+    """A random password of the shape migrate makes (letters and digits)."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
+
+
 @dataclass(frozen=True)
 class Database:
-    """A fresh PostgreSQL database of the test server, reached with psql on the host."""
+    """A fresh PostgreSQL database of the test server, shaped as RDS makes one.
+
+    ``master`` (a CREATEROLE role, not a superuser) owns it, as the RDS master user owns the
+    database RDS creates; ``role`` is the runtime role the migrate function creates. psql on the
+    host reaches it as the superuser ``user`` (trusted on 127.0.0.1 by scripts/postgres.sh) for
+    the tests' own setup and assertions.
+    """
 
     host: str
     port: int
     name: str
     user: str
     admin_url: str
+    master: str
+    master_password: str
+    role: str
 
     @property
     def url(self) -> str:
@@ -131,32 +154,117 @@ class Database:
         out = self.sql(f"SELECT coalesce(json_agg(q), '[]'::json) FROM ({query}) q")
         return list(json.loads(out))
 
+    def run_as(self, user: str, password: str, statement: str) -> subprocess.CompletedProcess[str]:
+        """``statement`` as ``user`` with ``password`` (PostgreSQL checks it: scram-sha-256),
+        errors with their SQLSTATE (``ERROR:  42501: ...``)."""
+        flags = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose"]
+        where = ["-h", self.host, "-p", str(self.port), "-U", user, "-d", self.name]
+        return subprocess.run(
+            ["psql", *flags, *where, "-c", statement],
+            env={**os.environ, "PGPASSWORD": password, "PGCONNECT_TIMEOUT": "5"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def terminate(self, role: str) -> int:
+        """Ends every session of ``role`` (pg_terminate_backend): pools must reconnect."""
+        return int(
+            self.sql(
+                f"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                f"WHERE usename = '{role}'"
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The two secrets in moto: the master's (RDS manages it on AWS) and the runtime role's
+    (created empty; the migrate function writes it)."""
+
+    moto: Moto
+    master_arn: str
+    app_arn: str
+
+    def app_value(self, stage: str = "AWSCURRENT") -> dict[str, Any]:
+        out = self.moto.client("secretsmanager").get_secret_value(
+            SecretId=self.app_arn, VersionStage=stage
+        )
+        return dict(json.loads(out["SecretString"]))
+
+    def app_version(self) -> str:
+        """The id of the version labelled AWSCURRENT."""
+        out = self.moto.client("secretsmanager").get_secret_value(
+            SecretId=self.app_arn, VersionStage="AWSCURRENT"
+        )
+        return str(out["VersionId"])
+
+    def rotate_by_hand(self, db: Database) -> str:
+        """A rotation done outside the code under test: a new password for the runtime role
+        in PostgreSQL and as the secret's new AWSCURRENT version, then every session of the
+        role ended, so the processes' pools must open new connections. Returns the password.
+
+        The new version is staged and promoted explicitly (PutSecretValue with AWSPENDING, then
+        UpdateSecretVersionStage), not by a plain PutSecretValue: after an
+        UpdateSecretVersionStage, moto 5.2's plain PutSecretValue relabels a stale version and
+        leaves two versions labelled AWSCURRENT (AWS keeps the label unique).
+        """
+        password = new_password()
+        db.sql(f"ALTER ROLE {db.role} PASSWORD '{password}'")
+        sm = self.moto.client("secretsmanager")
+        current = self.app_version()
+        value = {**self.app_value(), "password": password}
+        new = sm.put_secret_value(
+            SecretId=self.app_arn, SecretString=json.dumps(value), VersionStages=["AWSPENDING"]
+        )["VersionId"]
+        sm.update_secret_version_stage(
+            SecretId=self.app_arn,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=new,
+            RemoveFromVersionId=current,
+        )
+        sm.update_secret_version_stage(
+            SecretId=self.app_arn, VersionStage="AWSPENDING", RemoveFromVersionId=new
+        )
+        db.terminate(db.role)
+        return password
+
+
+def new_token() -> tuple[str, str, str]:
+    """(token, id, sha256) in the app's format: roa_<12 a-z0-9>_<40 A-Za-z0-9>."""
+    lower = string.ascii_lowercase + string.digits
+    token_id = "".join(secrets.choice(lower) for _ in range(12))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
+    token = f"roa_{token_id}_{secret}"
+    return token, token_id, hashlib.sha256(token.encode()).hexdigest()
+
+
+def insert_token(
+    db: Database, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"
+) -> tuple[str, str]:
+    """A token of ``OWNER`` written with psql (not by the code under test): (token, id)."""
+    token, token_id, digest = new_token()
+    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
+    db.sql(
+        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
+        f"VALUES ('{token_id}', '{digest}', '{OWNER}', {array}, {expires}, {revoked})"
+    )
+    return token, token_id
+
 
 def server_jail(root: Path) -> Jail:
     return Jail(root, APP_UID, APP_UID)
 
 
-def server_env(db: Database, **extra: str) -> dict[str, str]:
-    """The ECS task definition's environment (docs/contracts.md section 3)."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "DB_HOST": db.host,
-        "DB_PORT": str(db.port),
-        "DB_NAME": db.name,
-        "DB_SSLMODE": "disable",
-        "DB_USERNAME": db.user,
-        "DB_PASSWORD": "unused-trust-auth",
-        "RUST_LOG": "info",
-        **extra,
-    }
-
-
-def issue_token(server_root: Path, artifacts: Artifacts, db: Database, scopes: list[str]) -> str:
-    """A token issued by the real `server issue-token` in its minimal root."""
+def issue_token(
+    server_root: Path, artifacts: Artifacts, env: dict[str, str], scopes: list[str]
+) -> str:
+    """A token issued by the real `server issue-token` in its minimal root (``env``: the
+    server's environment, credentials from the runtime role's secret)."""
     argv = [f"/app/{artifacts.server_binary}", "issue-token", "--owner", OWNER]
     for scope in scopes:
         argv += ["--scope", scope]
-    proc = server_jail(server_root).run(argv, env=server_env(db))
+    proc = server_jail(server_root).run(argv, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
 

@@ -30,7 +30,7 @@ from tests.runtime.harness import (
     resolve_provided,
     unpack_zip,
 )
-from tests.runtime.services import check_manifest
+from tests.runtime.services import FUNCTIONS, check_manifest
 
 pytestmark = pytest.mark.rie
 FIXTURE = Path(__file__).resolve().parent / "fixture"
@@ -220,13 +220,17 @@ def _fake_dist(tmp_path: Path) -> Path:
     (dist / "server").mkdir(parents=True)
     (dist / "server" / "server").write_bytes(b"\x7fELF")
     functions = {}
-    for name in ("authorizer", "handler", "event", "timer"):
+    for name in FUNCTIONS:
         (dist / f"{name}.zip").write_bytes(name.encode())
         functions[name] = {
             "zip": f"{name}.zip",
             "sha256": hashlib.sha256(name.encode()).hexdigest(),
         }
-    manifest = {"functions": functions, "server": {"dir": "server", "binary": "server/server"}}
+    manifest = {
+        "ca_bundle": {"path": "certs/rds-ca-bundle.pem"},
+        "functions": functions,
+        "server": {"dir": "server", "binary": "server/server"},
+    }
     (dist / "manifest.json").write_text(json.dumps(manifest))
     return dist
 
@@ -237,6 +241,7 @@ def test_manifest_check_accepts_a_consistent_dist(tmp_path: Path) -> None:
         "handler",
         "event",
         "timer",
+        "migrate",
     }
 
 
@@ -248,6 +253,7 @@ def test_manifest_check_accepts_a_consistent_dist(tmp_path: Path) -> None:
         ("no-zip", "timer.zip listed in"),
         ("stale", "the build is stale"),
         ("no-server", "names no server binary"),
+        ("no-ca-bundle", "records no ca_bundle"),
     ],
 )
 def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message: str) -> None:
@@ -263,7 +269,9 @@ def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message:
         (dist / "timer.zip").write_bytes(b"rebuilt")
     elif breakage == "no-server":
         (dist / "server" / "server").unlink()
-    if breakage == "no-function":
+    elif breakage == "no-ca-bundle":
+        del manifest["ca_bundle"]
+    if breakage in ("no-function", "no-ca-bundle"):
         (dist / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(HarnessError, match=message) as info:
         check_manifest(dist)

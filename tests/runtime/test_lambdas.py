@@ -1,8 +1,9 @@
 """The four zips of dist/, exactly as built, under aws-lambda-rie in a minimal root.
 
 Each function runs from its unpacked zip in /var/task of a root holding only what the runtime
-policy provides, with Lambda's environment, its database secret in moto's Secrets Manager and a
-fresh PostgreSQL database migrated by the real ``server migrate``. Events start from the samples
+policy provides, with Lambda's environment, the runtime role's secret in moto's Secrets Manager
+and a fresh PostgreSQL database set up by the real migrate function (tests/runtime/conftest.py),
+reached over TLS with DB_SSLMODE=verify-full. Events start from the samples
 in app/events/ (the exact shapes AWS sends) with the test's own tokens, ids and digests put in.
 Assertions are on the responses and on the database afterwards.
 """
@@ -13,8 +14,6 @@ import contextlib
 import copy
 import hashlib
 import json
-import secrets
-import string
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,7 +41,9 @@ from tests.runtime.services import (
     Artifacts,
     Database,
     Moto,
+    insert_token,
     issue_token,
+    new_token,
     record_init,
     sample_events,
 )
@@ -69,28 +70,9 @@ def first_event(function: str, predicate: Callable[[dict[str, Any]], bool]) -> d
     pytest.fail(f"app/events/{function}/ has no sample event of the expected shape")
 
 
-def new_token() -> tuple[str, str, str]:
-    """(token, id, sha256) in the app's format: roa_<12 a-z0-9>_<40 A-Za-z0-9>."""
-    lower = string.ascii_lowercase + string.digits
-    token_id = "".join(secrets.choice(lower) for _ in range(12))
-    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
-    token = f"roa_{token_id}_{secret}"
-    return token, token_id, hashlib.sha256(token.encode()).hexdigest()
-
-
-def insert_token(db: Database, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"):
-    token, token_id, digest = new_token()
-    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
-    db.sql(
-        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
-        f"VALUES ('{token_id}', '{digest}', '{OWNER}', {array}, {expires}, {revoked})"
-    )
-    return token, token_id
-
-
 @pytest.fixture(scope="module")
 def running(
-    start_function: Callable[..., RieFunction], artifacts: Artifacts
+    start_function: Callable[..., RieFunction], artifacts: Artifacts, database: Database
 ) -> Iterator[Callable[[str], RieFunction]]:
     """function -> its emulator, started once per module; the first invoke's init is recorded."""
     functions: dict[str, RieFunction] = {}
@@ -130,11 +112,11 @@ def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
     running: Callable[[str], RieFunction],
     server_root: Path,
     artifacts: Artifacts,
-    database: Database,
+    server_env: Callable[..., dict[str, str]],
 ) -> None:
     fn = running("authorizer")
     scopes = sorted({r.scope for r in ROUTES})
-    all_scopes = issue_token(server_root, artifacts, database, scopes)
+    all_scopes = issue_token(server_root, artifacts, server_env(), scopes)
     out = invoke_ok(fn, authorizer_event(f"Bearer {all_scopes}"))
     assert out["principalId"] == OWNER
     [statement] = out["policyDocument"]["Statement"]
@@ -143,10 +125,9 @@ def test_authorizer_allows_a_valid_token_for_exactly_its_routes(
     assert sorted(statement["Resource"]) == sorted(route_arn(r) for r in ROUTES)
     assert set(out["context"]["scopes"].split()) == set(scopes)
 
-    # A narrower token: only the routes its one scope grants.
     # A narrower token: Allow for its routes, Deny for what their `*` would also admit
     # (tests/runtime/test_authorizer_policy.py evaluates every scope combination).
-    read_only = issue_token(server_root, artifacts, database, ["devices:read"])
+    read_only = issue_token(server_root, artifacts, server_env(), ["devices:read"])
     out = invoke_ok(fn, authorizer_event(f"Bearer {read_only}"))
     allow, deny = out["policyDocument"]["Statement"]
     granted = [r for r in ROUTES if r.scope == "devices:read"]
@@ -191,9 +172,9 @@ def test_authorizer_never_allows_when_the_database_is_down(
     start_function: Callable[..., RieFunction],
     server_root: Path,
     artifacts: Artifacts,
-    database: Database,
+    server_env: Callable[..., dict[str, str]],
 ) -> None:
-    token = issue_token(server_root, artifacts, database, ["devices:read"])
+    token = issue_token(server_root, artifacts, server_env(), ["devices:read"])
     fn = start_function("authorizer", DB_PORT=str(free_port()))  # nothing listens there
     result = fn.invoke(authorizer_event(f"Bearer {token}"))
     assert "Allow" not in result.body.decode(errors="replace"), result.body
@@ -499,7 +480,7 @@ def test_bootstrap_without_its_bundled_libraries_fails_to_start(
     build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
     install_rie(rie_binary, root)
     names = unpack(stripped, root / "var" / "task")
-    assert names == ["bootstrap"]
+    assert names == ["bootstrap", "certs/rds-ca-bundle.pem"]
     bundled = [b["soname"] for b in artifacts.manifest["functions"][function].get("bundled", [])]
     assert "libpq.so.5" in bundled, bundled
     with RieFunction(

@@ -1,11 +1,14 @@
 """dist/server as the ECS task runs it: PID 1 of its own PID namespace, a non-root user, a
 minimal root holding only the runtime's glibc and libgcc_s plus the folder app/Dockerfile copies,
-configuration from the environment (DB_USERNAME and DB_PASSWORD as ECS injects them)."""
+configuration from the environment: the runtime role's secret read with the SDK
+(DB_SECRET_ARN, moto), TLS verified against the test CA (DB_SSLMODE=verify-full)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +16,15 @@ from typing import Any
 import pytest
 
 from components.routes import Route, load_routes
-from tests.runtime.harness import JailedServer
+from tests.runtime.harness import JailedServer, free_port, http
 from tests.runtime.services import (
     METRICS,
     OWNER,
     ROOT,
+    TEST_CA_IN_ROOT,
     Artifacts,
     Database,
     issue_token,
-    server_env,
     server_jail,
 )
 
@@ -37,14 +40,21 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def start_server(
-    server_root: Path, artifacts: Artifacts, database: Database, tmp_path_factory: Any
-) -> Iterator[Callable[[], JailedServer]]:
+    server_root: Path,
+    artifacts: Artifacts,
+    server_env: Callable[..., dict[str, str]],
+    tmp_path_factory: Any,
+) -> Iterator[Callable[..., JailedServer]]:
+    """(**env overrides) -> a started server; all are stopped at the end of the module."""
     servers: list[JailedServer] = []
 
-    def start() -> JailedServer:
+    def start(**overrides: str) -> JailedServer:
         log = tmp_path_factory.mktemp("server-log") / "server.log"
         server = JailedServer(
-            server_jail(server_root), f"/app/{artifacts.server_binary}", server_env(database), log
+            server_jail(server_root),
+            f"/app/{artifacts.server_binary}",
+            server_env(**overrides),
+            log,
         )
         servers.append(server)
         return server.start()
@@ -55,7 +65,7 @@ def start_server(
 
 
 @pytest.fixture(scope="module")
-def server(start_server: Callable[[], JailedServer]) -> JailedServer:
+def server(start_server: Callable[..., JailedServer]) -> JailedServer:
     """One server for the module; its time to the first healthy /healthz is recorded."""
     server = start_server()
     seconds = server.wait_healthy()
@@ -64,8 +74,10 @@ def server(start_server: Callable[[], JailedServer]) -> JailedServer:
 
 
 @pytest.fixture(scope="module")
-def token(server_root: Path, artifacts: Artifacts, database: Database) -> str:
-    return issue_token(server_root, artifacts, database, sorted({r.scope for r in ROUTES}))
+def token(
+    server_root: Path, artifacts: Artifacts, server_env: Callable[..., dict[str, str]]
+) -> str:
+    return issue_token(server_root, artifacts, server_env(), sorted({r.scope for r in ROUTES}))
 
 
 def test_server_root_has_no_library_beyond_the_runtime_and_its_bundle(
@@ -110,7 +122,7 @@ def test_server_refuses_bad_requests(server: JailedServer, token: str) -> None:
     assert server.request("GET", "/no/such/route", headers=auth)[0] == 404
 
 
-def test_server_stops_cleanly_on_sigterm(start_server: Callable[[], JailedServer]) -> None:
+def test_server_stops_cleanly_on_sigterm(start_server: Callable[..., JailedServer]) -> None:
     server = start_server()
     server.wait_healthy()
     assert server.terminate() == 0, server.log_path.read_text()[-2000:]
@@ -118,15 +130,90 @@ def test_server_stops_cleanly_on_sigterm(start_server: Callable[[], JailedServer
 
 
 def test_server_without_its_bundled_libraries_fails_to_start(
-    server_root: Path, artifacts: Artifacts, database: Database, tmp_path: Path
+    server_root: Path,
+    artifacts: Artifacts,
+    server_env: Callable[..., dict[str, str]],
+    tmp_path: Path,
 ) -> None:
     """Negative control for the server: the same binary without lib/ cannot load libpq."""
     stripped = tmp_path / "root"
     shutil.copytree(server_root, stripped, symlinks=True)
     shutil.rmtree(stripped / "app" / "lib")
     proc = server_jail(stripped).run(
-        [f"/app/{artifacts.server_binary}", "migrate"], env=server_env(database)
+        [f"/app/{artifacts.server_binary}", "migrate"], env=server_env()
     )
     assert proc.returncode == 127, proc
     assert "error while loading shared libraries" in proc.stderr
     assert "libpq" in proc.stderr
+
+
+def test_livez_stays_200_and_healthcheck_passes_while_the_database_is_unreachable(
+    start_server: Callable[..., JailedServer], server_root: Path, artifacts: Artifacts
+) -> None:
+    """The container's HEALTHCHECK must not fail because the database is down (ECS would
+    replace every task, which does not bring the database back); the load balancer's /healthz
+    must (the target leaves the pool)."""
+    closed = str(free_port())
+    server = start_server(DB_PORT=closed)
+    server.wait_healthy(path="/livez")
+    status, body = http("GET", f"{server.base_url}/livez", timeout=2)
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    status, body = server.request("GET", "/healthz")
+    assert status == 503, body
+    check = server_jail(server_root).run(
+        [f"/app/{artifacts.server_binary}", "healthcheck"], env={"PORT": str(server.port)}
+    )
+    assert check.returncode == 0, check.stderr
+    server.stop()
+    after = server_jail(server_root).run(
+        [f"/app/{artifacts.server_binary}", "healthcheck"], env={"PORT": str(server.port)}
+    )
+    assert after.returncode == 1, after
+    assert after.stderr.startswith("healthcheck: 127.0.0.1:"), after.stderr
+
+
+def test_server_migrate_still_works_for_a_local_run(
+    server_root: Path, artifacts: Artifacts, database: Database
+) -> None:
+    """`server migrate` with DB_USERNAME and DB_PASSWORD (no secret): what a developer runs."""
+    name = f"runtime_local_{uuid.uuid4().hex[:8]}"
+    admin = ["psql", "-X", "-q", database.admin_url, "-c"]
+    subprocess.run([*admin, f'CREATE DATABASE "{name}"'], check=True)
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DB_HOST": database.host,
+            "DB_PORT": str(database.port),
+            "DB_NAME": name,
+            "DB_USERNAME": database.user,
+            "DB_PASSWORD": "unused: postgres is trusted on 127.0.0.1",
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
+        }
+        proc = server_jail(server_root).run([f"/app/{artifacts.server_binary}", "migrate"], env=env)
+        assert proc.returncode == 0, proc.stderr
+        url = database.admin_url.rsplit("/", 1)[0] + f"/{name}"
+        tables = subprocess.run(
+            [
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+                url,
+                "-c",
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert tables == [
+            "__diesel_schema_migrations",
+            "api_tokens",
+            "commands",
+            "device_tags",
+            "devices",
+            "images",
+        ]
+    finally:
+        subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)

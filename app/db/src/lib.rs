@@ -5,24 +5,26 @@
 //! Diesel is synchronous: async callers run these functions in `tokio::task::spawn_blocking`.
 
 pub mod conninfo;
+pub mod credentials;
 mod queries;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use conninfo::ConnInfo;
+pub use credentials::{CredentialCache, Credentials, Fetch, Manager};
 pub use diesel::pg::PgConnection;
 pub use queries::*;
 
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, PooledConnection};
+use diesel::r2d2::PooledConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use fleet_core::ValidationError;
 use std::time::Duration;
 
-/// A pool of libpq connections.
-pub type Pool = diesel::r2d2::Pool<ConnectionManager<PgConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<PgConnection>>;
+/// A pool of libpq connections ([`Manager`]: credentials re-read after a rotation).
+pub type Pool = diesel::r2d2::Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
 
 /// The migrations of `app/db/migrations`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -62,29 +64,57 @@ pub fn connect(conninfo: &str) -> Result<PgConnection, DbError> {
     Ok(PgConnection::establish(conninfo)?)
 }
 
-/// A pool that connects lazily: building it never fails or blocks, so a process starts while the
-/// database is down and `get()` reports `Unavailable` after `timeout`.
+/// A pool with one fixed libpq string or URL (tests, local tools). It connects lazily: building
+/// it never fails or blocks, so a process starts while the database is down and `get()` reports
+/// `Unavailable` after `timeout`.
 pub fn pool(conninfo: &str, max_size: u32, timeout: Duration) -> Pool {
+    pool_of(Manager::fixed(conninfo), max_size, timeout)
+}
+
+/// A lazily connecting pool to `info` with `credentials` (re-read after an authentication
+/// failure when the cache was built with a fetch; see [`credentials`]).
+pub fn credential_pool(info: ConnInfo, credentials: std::sync::Arc<CredentialCache>, max_size: u32, timeout: Duration) -> Pool {
+    pool_of(Manager::with_credentials(info, credentials), max_size, timeout)
+}
+
+fn pool_of(manager: Manager, max_size: u32, timeout: Duration) -> Pool {
     diesel::r2d2::Pool::builder()
         .max_size(max_size)
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .test_on_check_out(true)
-        .build_unchecked(ConnectionManager::new(conninfo))
+        .build_unchecked(manager)
 }
 
-/// Applies pending migrations under a session advisory lock; returns the versions applied.
-pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+/// Runs `f` holding the session advisory lock [`MIGRATION_LOCK_KEY`], so concurrent migrators
+/// (ECS tasks with `MIGRATE_ON_START=true`, the migrate function) take turns. The lock is
+/// released whether `f` succeeds or not.
+pub fn with_migration_lock<T, E: From<DbError>>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
     use diesel::sql_types::BigInt;
-    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY).execute(conn)?;
-    let applied = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|v| v.iter().map(|m| m.to_string()).collect())
-        .map_err(|e| DbError::Migrate(e.to_string()));
-    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK_KEY).execute(conn);
-    let applied = applied?;
+    let lock = |conn: &mut PgConnection, sql: &str| {
+        diesel::sql_query(sql).bind::<BigInt, _>(MIGRATION_LOCK_KEY).execute(conn).map(|_| ()).map_err(|e| E::from(DbError::from(e)))
+    };
+    lock(conn, "SELECT pg_advisory_lock($1)")?;
+    let out = f(conn);
+    let unlocked = lock(conn, "SELECT pg_advisory_unlock($1)");
+    let out = out?;
     unlocked?;
-    Ok(applied)
+    Ok(out)
+}
+
+/// Applies pending migrations (no lock taken: see [`migrate`]); returns the versions applied.
+pub fn run_migrations(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    conn.run_pending_migrations(MIGRATIONS)
+        .map(|v| v.iter().map(|m| m.to_string()).collect())
+        .map_err(|e| DbError::Migrate(e.to_string()))
+}
+
+/// Applies pending migrations under the advisory lock; returns the versions applied.
+pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    with_migration_lock(conn, run_migrations)
 }
 
 /// `SELECT 1`: is the database reachable and answering?

@@ -152,6 +152,7 @@ fn conninfo_connects() {
         user: "postgres".into(),
         password: "it's \\ ignored by trust auth".into(),
         sslmode: "disable".into(),
+        sslrootcert: None,
         connect_timeout_s: 5,
     };
     let mut c = fleet_db::connect(&info.to_conninfo()).unwrap();

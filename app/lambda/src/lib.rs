@@ -1,11 +1,13 @@
-//! Glue shared by the four Lambda entry points: configuration from the environment
+//! Glue shared by the Lambda entry points: configuration from the environment
 //! (docs/contracts.md section 3), the database secret read from Secrets Manager with the AWS SDK
-//! at init (never from an environment variable), the connection pool, and tracing.
+//! at init (never from an environment variable) and re-read when PostgreSQL refuses the password
+//! (`fleet-aws`), the connection pool, and tracing.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use fleet_db::{ConnInfo, Pool, conninfo::SSLMODES};
 use std::time::Duration;
 
+pub use fleet_aws::{SecretError, http_client, parse_secret, sdk_config};
 pub use lambda_runtime;
 
 /// How long a pooled connection may take to open before the invocation fails (seconds).
@@ -18,8 +20,10 @@ pub enum ConfigError {
     Missing { name: &'static str },
     #[error("{name} must be {rule}, got {got:?}: fix the function's environment")]
     Invalid { name: &'static str, rule: &'static str, got: String },
-    #[error("reading the database secret {arn} failed: {detail}; check DB_SECRET_ARN and the role's secretsmanager:GetSecretValue permission")]
-    Secret { arn: String, detail: String },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}: fix the function's environment")]
+    Tls(String),
 }
 
 /// The database settings of section 3 (the credentials come from the secret).
@@ -29,10 +33,13 @@ pub struct DbSettings {
     pub port: u16,
     pub dbname: String,
     pub sslmode: String,
+    /// `DB_SSLROOTCERT`: the CA bundle for `verify-ca`/`verify-full`.
+    pub sslrootcert: Option<String>,
     pub secret_arn: String,
 }
 
-fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+/// A variable that must be set and non-empty.
+pub fn required(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
     get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing { name })
 }
 
@@ -62,13 +69,18 @@ pub fn parse_sslmode(v: Option<String>) -> Result<String, ConfigError> {
 impl DbSettings {
     /// From a variable lookup (the process environment in `from_env`; a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            host: required(&get, "DB_HOST")?,
-            port: get("DB_PORT").map_or(Ok(5432), |v| parse_port("DB_PORT", &v))?,
-            dbname: required(&get, "DB_NAME")?,
-            sslmode: parse_sslmode(get("DB_SSLMODE"))?,
-            secret_arn: required(&get, "DB_SECRET_ARN")?,
-        })
+        Self::with_secret_variable(&get, "DB_SECRET_ARN")
+    }
+
+    /// The same, the secret's ARN read from `secret_variable` (the migrate function reads
+    /// `DB_MASTER_SECRET_ARN`).
+    pub fn with_secret_variable(get: &impl Fn(&str) -> Option<String>, secret_variable: &'static str) -> Result<Self, ConfigError> {
+        let host = required(get, "DB_HOST")?;
+        let port = get("DB_PORT").map_or(Ok(5432), |v| parse_port("DB_PORT", &v))?;
+        let dbname = required(get, "DB_NAME")?;
+        let sslmode = parse_sslmode(get("DB_SSLMODE"))?;
+        let (sslmode, sslrootcert) = fleet_db::conninfo::tls_settings(Some(sslmode), get("DB_SSLROOTCERT")).map_err(ConfigError::Tls)?;
+        Ok(Self { host, port, dbname, sslmode, sslrootcert, secret_arn: required(get, secret_variable)? })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -83,6 +95,7 @@ impl DbSettings {
             user,
             password,
             sslmode: self.sslmode.clone(),
+            sslrootcert: self.sslrootcert.clone(),
             connect_timeout_s: CONNECT_TIMEOUT_S,
         }
     }
@@ -100,58 +113,24 @@ pub fn env_days(get: impl Fn(&str) -> Option<String>, name: &'static str, defaul
     }
 }
 
-#[derive(serde::Deserialize)]
-struct SecretShape {
-    username: String,
-    password: String,
+/// How long an invocation waits for a pooled connection (seconds). A rotated password costs a
+/// refused attempt (milliseconds), a re-read of the secret and a second attempt inside the same
+/// connect, so it fits; the bound is for an unreachable database.
+pub const POOL_TIMEOUT_S: u64 = CONNECT_TIMEOUT_S as u64 + 1;
+
+/// A one-connection pool (a Lambda sandbox serves one invocation at a time) that connects lazily,
+/// reconnects after a failure, and re-reads `credentials` when PostgreSQL refuses them.
+pub fn lambda_pool(settings: &DbSettings, credentials: std::sync::Arc<fleet_db::CredentialCache>) -> Pool {
+    let info = settings.conninfo(String::new(), String::new());
+    fleet_db::credential_pool(info, credentials, 1, Duration::from_secs(POOL_TIMEOUT_S))
 }
 
-/// Parses an RDS-managed secret (`{"username": .., "password": .., ...}`).
-pub fn parse_secret(arn: &str, secret: &str) -> Result<(String, String), ConfigError> {
-    let s: SecretShape = serde_json::from_str(secret).map_err(|e| ConfigError::Secret {
-        arn: arn.to_string(),
-        detail: format!("the secret is not JSON with string keys username and password ({e})"),
-    })?;
-    Ok((s.username, s.password))
-}
-
-/// Reads the database credentials from Secrets Manager.
-pub async fn fetch_credentials(sdk: &SdkConfig, arn: &str) -> Result<(String, String), ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let out = client.get_secret_value().secret_id(arn).send().await.map_err(|e| ConfigError::Secret {
-        arn: arn.to_string(),
-        detail: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-    })?;
-    let text = out.secret_string().ok_or_else(|| ConfigError::Secret {
-        arn: arn.to_string(),
-        detail: "the secret has no SecretString".into(),
-    })?;
-    parse_secret(arn, text)
-}
-
-/// The SDK's HTTPS client: hyper 1 + rustls with the ring crypto provider, trusting the system's
-/// CA store (README.md, "TLS", says why ring and why no per-target switch).
-pub fn http_client() -> aws_sdk_secretsmanager::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-}
-
-/// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).load().await
-}
-
-/// A one-connection pool (a Lambda sandbox serves one invocation at a time) that connects lazily
-/// and reconnects after a failure.
-pub fn lambda_pool(info: &ConnInfo) -> Pool {
-    fleet_db::pool(&info.to_conninfo(), 1, Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 1))
-}
-
-/// Everything a database-backed Lambda needs at init: SDK config, settings, secret, pool.
+/// Everything a database-backed Lambda needs at init: settings, the secret (read now and again
+/// after a rotation), the pool.
 pub async fn init_database(sdk: &SdkConfig) -> Result<Pool, ConfigError> {
     let settings = DbSettings::from_env()?;
-    let (user, password) = fetch_credentials(sdk, &settings.secret_arn).await?;
-    Ok(lambda_pool(&settings.conninfo(user, password)))
+    let credentials = fleet_aws::secret_credentials(sdk, &settings.secret_arn, "DB_SECRET_ARN").await?;
+    Ok(lambda_pool(&settings, credentials))
 }
 
 /// Logging as Lambda expects (honours `AWS_LAMBDA_LOG_LEVEL`, `RUST_LOG`, `AWS_LAMBDA_LOG_FORMAT`).
@@ -203,12 +182,16 @@ mod tests {
     }
 
     #[test]
-    fn secret_shape() {
-        assert_eq!(
-            parse_secret("a", r#"{"username":"app","password":"p'\"w","engine":"postgres"}"#).unwrap(),
-            ("app".to_string(), "p'\"w".to_string())
-        );
-        let e = parse_secret("arn:x", r#"{"user":"app"}"#).unwrap_err().to_string();
-        assert!(e.starts_with("reading the database secret arn:x failed: the secret is not JSON"), "{e}");
+    fn tls_settings_from_env() {
+        let mut with_ca = FULL.to_vec();
+        with_ca.push(("DB_SSLMODE", "verify-full"));
+        let e = DbSettings::from_lookup(env(&with_ca)).unwrap_err().to_string();
+        assert!(e.starts_with("DB_SSLMODE=verify-full needs DB_SSLROOTCERT"), "{e}");
+        assert!(e.ends_with(": fix the function's environment"), "{e}");
+        let exe: &'static str = std::env::current_exe().unwrap().display().to_string().leak();
+        with_ca.push(("DB_SSLROOTCERT", exe));
+        let s = DbSettings::from_lookup(env(&with_ca)).unwrap();
+        let c = s.conninfo("u".into(), "p".into()).to_conninfo();
+        assert!(c.ends_with(&format!("sslmode='verify-full' connect_timeout=5 application_name='fleet' sslrootcert='{exe}'")), "{c}");
     }
 }

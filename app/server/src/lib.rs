@@ -1,6 +1,8 @@
 //! The API for ECS: axum serving the routes of `app/routes.json` with the same operations as the
 //! handler Lambda ([`fleet_api`]), authenticated here with `Authorization: Bearer` against the
-//! database through the same decision function as the authorizer, plus `GET /healthz`.
+//! database through the same decision function as the authorizer, plus `GET /livez` (the
+//! process answers; the container's health check) and `GET /healthz` (the database answers too;
+//! the load balancer's).
 
 use axum::Router;
 use axum::body::Body;
@@ -13,8 +15,9 @@ use chrono::Utc;
 use fleet_api::{MAX_BODY_BYTES, Principal, Request, Response};
 use fleet_core::auth::{Decision, DenyReason, decide, parse_authorization};
 use fleet_core::{RouteMatch, RouteTable};
-use fleet_db::{ConnInfo, Pool, conninfo::SSLMODES};
+use fleet_db::{ConnInfo, CredentialCache, Credentials, Pool};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Shared by every request.
@@ -27,7 +30,13 @@ pub struct AppState {
 /// The server's configuration (docs/contracts.md section 3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
+    /// Where to connect. `user` and `password` are `DB_USERNAME` and `DB_PASSWORD`, empty when
+    /// the credentials come from `secret_arn`.
     pub db: ConnInfo,
+    /// `DB_SECRET_ARN`: the runtime role's secret, read with the AWS SDK (the task role needs
+    /// `secretsmanager:GetSecretValue`) at start and again after PostgreSQL refuses the password.
+    /// When set, `DB_USERNAME` and `DB_PASSWORD` are ignored.
+    pub secret_arn: Option<String>,
     /// `PORT`, default 8080.
     pub port: u16,
     /// `MIGRATE_ON_START=true`: apply migrations (under the advisory lock) before serving.
@@ -43,7 +52,7 @@ impl ServerConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |k: &str| {
             get(k).filter(|v| !v.is_empty()).ok_or_else(|| {
-                ConfigError(format!("{k} is not set: set it in the task definition (ECS injects DB_USERNAME and DB_PASSWORD from the database secret)"))
+                ConfigError(format!("{k} is not set: set it in the task definition (the database credentials: DB_SECRET_ARN, or DB_USERNAME and DB_PASSWORD for a local run)"))
             })
         };
         let port = |k: &str, default: u16| match get(k).filter(|v| !v.is_empty()) {
@@ -52,13 +61,8 @@ impl ServerConfig {
                 ConfigError(format!("{k} must be a port number from 1 to 65535, got {v:?}: fix the task definition"))
             }),
         };
-        let sslmode = get("DB_SSLMODE").filter(|v| !v.is_empty()).unwrap_or_else(|| "prefer".into());
-        if !SSLMODES.contains(&sslmode.as_str()) {
-            return Err(ConfigError(format!(
-                "DB_SSLMODE must be one of {}, got {sslmode:?}: fix the task definition",
-                SSLMODES.join(", ")
-            )));
-        }
+        let (sslmode, sslrootcert) = fleet_db::conninfo::tls_settings(get("DB_SSLMODE"), get("DB_SSLROOTCERT"))
+            .map_err(|e| ConfigError(format!("{e}: fix the task definition")))?;
         let migrate_on_start = match get("MIGRATE_ON_START").as_deref() {
             None | Some("") | Some("false") => false,
             Some("true") => true,
@@ -66,27 +70,51 @@ impl ServerConfig {
                 return Err(ConfigError(format!("MIGRATE_ON_START must be true or false, got {other:?}: fix the task definition")));
             }
         };
+        let secret_arn = get("DB_SECRET_ARN").filter(|v| !v.is_empty());
+        let (user, password) = match secret_arn {
+            Some(_) => (String::new(), String::new()),
+            None => (
+                required("DB_USERNAME")?,
+                get("DB_PASSWORD").ok_or_else(|| {
+                    ConfigError("DB_PASSWORD is not set: set DB_SECRET_ARN (the database secret, read with the task role) or DB_USERNAME and DB_PASSWORD in the task definition".into())
+                })?,
+            ),
+        };
         Ok(Self {
             db: ConnInfo {
                 host: required("DB_HOST")?,
                 port: port("DB_PORT", 5432)?,
                 dbname: required("DB_NAME")?,
-                user: required("DB_USERNAME")?,
-                password: get("DB_PASSWORD").ok_or_else(|| {
-                    ConfigError("DB_PASSWORD is not set: set it in the task definition (ECS injects it from the database secret)".into())
-                })?,
+                user,
+                password,
                 sslmode,
+                sslrootcert,
                 connect_timeout_s: 5,
             },
+            secret_arn,
             port: port("PORT", 8080)?,
             migrate_on_start,
         })
     }
+
+    /// The credentials to connect with: from `DB_SECRET_ARN` (read now, re-read after a
+    /// rotation) or the fixed `DB_USERNAME`/`DB_PASSWORD`. Call it inside the Tokio runtime that
+    /// will keep running (the re-read runs on it).
+    pub async fn credentials(&self) -> Result<Arc<CredentialCache>, ConfigError> {
+        match &self.secret_arn {
+            Some(arn) => {
+                let sdk = fleet_aws::sdk_config().await;
+                fleet_aws::secret_credentials(&sdk, arn, "DB_SECRET_ARN").await.map_err(|e| ConfigError(e.to_string()))
+            }
+            None => Ok(Arc::new(CredentialCache::fixed(Credentials::new(&self.db.user, &self.db.password)))),
+        }
+    }
 }
 
-/// The server's pool: up to 8 connections, opened lazily; a request waits at most 3 s for one.
-pub fn server_pool(conninfo: &str) -> Pool {
-    fleet_db::pool(conninfo, 8, Duration::from_secs(3))
+/// The server's pool: up to 8 connections, opened lazily with `credentials` (re-read after a
+/// rotation); a request waits at most 3 s for one.
+pub fn server_pool(config: &ServerConfig, credentials: Arc<CredentialCache>) -> Pool {
+    fleet_db::credential_pool(config.db.clone(), credentials, 8, Duration::from_secs(3))
 }
 
 fn json(r: Response) -> HttpResponse {
@@ -102,9 +130,9 @@ fn json(r: Response) -> HttpResponse {
     out
 }
 
-/// Every route of the table, `/healthz`, and JSON 404/405 answers.
+/// Every route of the table, `/livez`, `/healthz`, and JSON 404/405 answers.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new().route("/healthz", get(healthz));
+    let mut app = Router::new().route("/livez", get(livez)).route("/healthz", get(healthz));
     for path in state.table.paths() {
         let mut methods: MethodRouter<AppState> = MethodRouter::new().fallback(api);
         for route in state.table.routes().iter().filter(|r| r.path == path) {
@@ -129,7 +157,15 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> HttpResponse {
     ))
 }
 
-/// `GET /healthz`: 200 when the database answers `SELECT 1`, else 503.
+/// `GET /livez`: 200 while the process serves HTTP; never touches the database. The container's
+/// HEALTHCHECK (`server healthcheck`) probes it: a database outage must not make ECS replace
+/// every task (which would not bring the database back), only take them out of the load balancer.
+async fn livez() -> HttpResponse {
+    json(Response::ok(200, serde_json::json!({"status": "ok"})))
+}
+
+/// `GET /healthz`: 200 when the database answers `SELECT 1`, else 503 (the load balancer's
+/// target-group check).
 async fn healthz(State(s): State<AppState>) -> HttpResponse {
     let pool = s.pool.clone();
     let ok = tokio::task::spawn_blocking(move || {

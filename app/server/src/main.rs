@@ -5,20 +5,24 @@
 //! server migrate                                   apply the SQL migrations and exit
 //! server issue-token --owner O --scope S [--scope S ...] [--days N]
 //!                                                  create a token, print it once
-//! server healthcheck                               GET 127.0.0.1:$PORT/healthz, exit 0 on 200
-//!                                                  (the image's HEALTHCHECK: no curl needed)
+//! server healthcheck                               GET 127.0.0.1:$PORT/livez, exit 0 on 200
+//!                                                  (the image's HEALTHCHECK: no curl needed,
+//!                                                  no database: /healthz is the deep check)
 //! ```
-//! Configuration from the environment: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_USERNAME,
-//! DB_PASSWORD, PORT, MIGRATE_ON_START, RUST_LOG.
+//! Configuration from the environment: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_SSLROOTCERT,
+//! DB_SECRET_ARN (or DB_USERNAME and DB_PASSWORD), PORT, MIGRATE_ON_START, RUST_LOG; with
+//! DB_SECRET_ARN also the AWS SDK's (region, credentials, AWS_ENDPOINT_URL).
 
 use fleet_core::RouteTable;
+use fleet_db::CredentialCache;
 use fleet_server::{AppState, ServerConfig, router, server_pool, shutdown_signal};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str =
     "usage: server [serve | migrate | healthcheck | issue-token --owner OWNER --scope SCOPE [--scope SCOPE ...] [--days N]]";
 
-/// `GET /healthz` on the local server; no configuration besides `PORT` needed.
+/// `GET /livez` on the local server; no configuration besides `PORT` needed.
 fn healthcheck() -> Result<(), String> {
     use std::io::{Read, Write};
     let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
@@ -26,13 +30,13 @@ fn healthcheck() -> Result<(), String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("healthcheck: {addr}: {e}"))?;
     s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    s.write_all(b"GET /livez HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut head = [0u8; 12];
     s.read_exact(&mut head).map_err(|e| format!("healthcheck: {e}"))?;
     if &head == b"HTTP/1.1 200" {
         Ok(())
     } else {
-        Err(format!("healthcheck: /healthz answered {:?}", String::from_utf8_lossy(&head)))
+        Err(format!("healthcheck: /livez answered {:?}", String::from_utf8_lossy(&head)))
     }
 }
 
@@ -42,14 +46,19 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).init();
 }
 
-fn migrate(config: &ServerConfig) -> Result<(), String> {
-    let mut conn = fleet_db::connect(&config.db.to_conninfo()).map_err(|e| e.to_string())?;
+/// One connection with the current credentials (the one-shot commands).
+fn connect(config: &ServerConfig, credentials: &CredentialCache) -> Result<fleet_db::PgConnection, String> {
+    fleet_db::credentials::connect_with(&config.db, credentials).map_err(|e| e.to_string())
+}
+
+fn migrate(config: &ServerConfig, credentials: &CredentialCache) -> Result<(), String> {
+    let mut conn = connect(config, credentials)?;
     let applied = fleet_db::migrate(&mut conn).map_err(|e| e.to_string())?;
     tracing::info!(applied = ?applied, "migrations up to date");
     Ok(())
 }
 
-fn issue_token(config: &ServerConfig, args: &[String]) -> Result<(), String> {
+fn issue_token(config: &ServerConfig, credentials: &CredentialCache, args: &[String]) -> Result<(), String> {
     let (mut owner, mut scopes, mut days) = (None, Vec::new(), None);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -67,18 +76,18 @@ fn issue_token(config: &ServerConfig, args: &[String]) -> Result<(), String> {
     }
     let owner = owner.ok_or_else(|| format!("--owner is required; {USAGE}"))?;
     let expires = days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
-    let mut conn = fleet_db::connect(&config.db.to_conninfo()).map_err(|e| e.to_string())?;
+    let mut conn = connect(config, credentials)?;
     let token = fleet_db::issue_token(&mut conn, &owner, &scopes, expires).map_err(|e| e.to_string())?;
     println!("{}", token.expose());
     Ok(())
 }
 
-async fn serve(config: ServerConfig) -> Result<(), String> {
+async fn serve(config: ServerConfig, credentials: Arc<CredentialCache>) -> Result<(), String> {
     if config.migrate_on_start {
-        let c = config.clone();
-        tokio::task::spawn_blocking(move || migrate(&c)).await.map_err(|e| e.to_string())??;
+        let (c, k) = (config.clone(), credentials.clone());
+        tokio::task::spawn_blocking(move || migrate(&c, &k)).await.map_err(|e| e.to_string())??;
     }
-    let state = AppState { pool: server_pool(&config.db.to_conninfo()), table: RouteTable::embedded() };
+    let state = AppState { pool: server_pool(&config, credentials), table: RouteTable::embedded() };
     let addr = std::net::SocketAddr::from(([0, 0, 0, 0], config.port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -112,16 +121,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match args.first().map(String::as_str) {
-        None | Some("serve") => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| rt.block_on(serve(config))),
-        Some("migrate") => migrate(&config),
-        Some("issue-token") => issue_token(&config, &args[1..]),
-        Some(other) => Err(format!("unknown command {other:?}; {USAGE}")),
-    };
+    if config.secret_arn.is_some() && (std::env::var_os("DB_USERNAME").is_some() || std::env::var_os("DB_PASSWORD").is_some()) {
+        tracing::warn!("DB_SECRET_ARN is set: DB_USERNAME and DB_PASSWORD are ignored");
+    }
+    let result = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string()).and_then(|rt| {
+        let command = args.first().map(String::as_str);
+        if !matches!(command, None | Some("serve" | "migrate" | "issue-token")) {
+            return Err(format!("unknown command {:?}; {USAGE}", command.unwrap_or_default()));
+        }
+        let credentials = rt.block_on(config.credentials()).map_err(|e| e.to_string())?;
+        match command {
+            Some("migrate") => migrate(&config, &credentials),
+            Some("issue-token") => issue_token(&config, &credentials, &args[1..]),
+            _ => rt.block_on(serve(config, credentials)),
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

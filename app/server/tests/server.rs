@@ -114,13 +114,19 @@ async fn hostile_requests() {
 }
 
 #[tokio::test]
-async fn healthz_reports_the_database() {
+async fn healthz_reports_the_database_and_livez_does_not_look() {
     let db = TestDb::new();
     let (status, body, _) = call(&state(&db), "GET", "/healthz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    let (status, body, _) = call(&state(&db), "GET", "/livez", None, None).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
     let down = AppState { pool: unreachable_pool(), table: RouteTable::embedded() };
     let (status, body, _) = call(&down, "GET", "/healthz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let start = std::time::Instant::now();
+    let (status, body, _) = call(&down, "GET", "/livez", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    assert!(start.elapsed() < std::time::Duration::from_secs(1), "/livez waited for the database");
     let (status, _, _) = call(&down, "GET", "/devices", Some(&token()), None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -131,15 +137,22 @@ fn config_from_env() {
     let base: &[(&str, &str)] = &[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p")];
     let c = ServerConfig::from_lookup(env(base)).unwrap();
     assert_eq!((c.port, c.db.port, c.db.sslmode.as_str(), c.migrate_on_start), (8080, 5432, "prefer", false));
-    let cases: [(&'static [(&'static str, &'static str)], &str); 4] = [
+    assert!((c.secret_arn.is_none(), c.db.user.as_str(), c.db.sslrootcert.is_none()) == (true, "u", true));
+    let secret: &[(&str, &str)] = &[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_SECRET_ARN", "arn:aws:secretsmanager:r:1:secret:s")];
+    let c = ServerConfig::from_lookup(env(secret)).unwrap();
+    assert_eq!((c.secret_arn.as_deref(), c.db.user.as_str()), (Some("arn:aws:secretsmanager:r:1:secret:s"), ""));
+    let cases: [(&'static [(&'static str, &'static str)], &str); 6] = [
         (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_PASSWORD", "p")], "DB_USERNAME is not set"),
         (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("PORT", "http")], "PORT must be a port number"),
         (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("MIGRATE_ON_START", "yes")], "MIGRATE_ON_START must be true or false, got \"yes\""),
         (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_USERNAME", "u"), ("DB_PASSWORD", "p"), ("DB_SSLMODE", "maybe")], "DB_SSLMODE must be one of"),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_SECRET_ARN", "s"), ("DB_SSLMODE", "verify-full")], "DB_SSLMODE=verify-full needs DB_SSLROOTCERT"),
+        (&[("DB_HOST", "h"), ("DB_NAME", "n"), ("DB_SECRET_ARN", "s"), ("DB_SSLROOTCERT", "/app/certs/none.pem")], "DB_SSLROOTCERT must name a readable PEM file"),
     ];
     for (pairs, want) in cases {
         let e = ServerConfig::from_lookup(env(pairs)).unwrap_err().to_string();
         assert!(e.starts_with(want), "{e}");
+        assert!(e.contains("task definition"), "{e}");
     }
 }
 
@@ -193,4 +206,101 @@ fn binary_migrates_serves_and_stops_on_sigterm() {
     let after = check();
     assert!(!after.status.success(), "healthcheck fails once stopped");
     assert!(String::from_utf8_lossy(&after.stderr).starts_with("healthcheck: 127.0.0.1:"));
+}
+
+fn get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut answer = String::new();
+    if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        let _ = s.read_to_string(&mut answer);
+    }
+    answer
+}
+
+fn wait_for(port: u16, path: &str, want: &str) -> String {
+    let mut answer = String::new();
+    for _ in 0..100 {
+        answer = get(port, path);
+        if answer.starts_with(want) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    answer
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The container check: with PostgreSQL unreachable the process is alive (`/livez` 200,
+/// `server healthcheck` exits 0, ECS keeps the task) and not ready (`/healthz` 503, the load
+/// balancer stops sending it requests).
+#[test]
+fn healthcheck_passes_while_the_database_is_down() {
+    use std::process::{Command, Stdio};
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bin = env!("CARGO_BIN_EXE_server");
+    let envs = [
+        ("DB_HOST", "127.0.0.1".to_string()),
+        ("DB_PORT", closed.to_string()),
+        ("DB_NAME", "none".to_string()),
+        ("DB_USERNAME", "app".to_string()),
+        ("DB_PASSWORD", "x".to_string()),
+        ("PORT", port.to_string()),
+    ];
+    let _server = Killed(Command::new(bin).envs(envs).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    assert!(wait_for(port, "/livez", "HTTP/1.1 200").starts_with("HTTP/1.1 200"));
+    assert!(get(port, "/healthz").starts_with("HTTP/1.1 503"));
+    let check = Command::new(bin).arg("healthcheck").env("PORT", port.to_string()).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}
+
+/// DB_SECRET_ARN: the server reads the runtime role's credentials from Secrets Manager (moto) and,
+/// after a rotation (new password in PostgreSQL and the secret, sessions ended), reconnects with
+/// the new one in the same process.
+#[test]
+fn the_server_reads_its_secret_and_follows_a_rotation() {
+    use fleet_db::testing::{TestRole, terminate_sessions};
+    use std::process::{Command, Stdio};
+    let role = TestRole::new("fleet_srv", "");
+    let db = TestDb::new();
+    let mut admin = db.conn();
+    diesel::RunQueryDsl::execute(diesel::sql_query(format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}", role.name)), &mut admin).unwrap();
+    let moto = fleet_aws::testing::Moto::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sm = fleet_aws::aws_sdk_secretsmanager::Client::new(&moto.sdk());
+    let value = |p: &str| json!({"username": role.name, "password": p, "engine": "postgres"}).to_string();
+    let secret = rt.block_on(sm.create_secret().name("rust-on-aws/app").secret_string(value(&role.password)).send()).unwrap();
+    let (host, dbport) = db.host_port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let envs = [
+        ("DB_HOST", host),
+        ("DB_PORT", dbport.to_string()),
+        ("DB_NAME", db.name().to_string()),
+        ("DB_SECRET_ARN", secret.arn().unwrap().to_string()),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
+        ("AWS_REGION", "eu-west-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("PORT", port.to_string()),
+    ];
+    let bin = env!("CARGO_BIN_EXE_server");
+    let _server = Killed(Command::new(bin).envs(envs).env_remove("AWS_PROFILE").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap());
+    let answer = wait_for(port, "/healthz", "HTTP/1.1 200");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let new = "r0tated-N3w-password";
+    diesel::RunQueryDsl::execute(diesel::sql_query(format!("ALTER ROLE {} PASSWORD '{new}'", role.name)), &mut admin).unwrap();
+    rt.block_on(sm.put_secret_value().secret_id(secret.arn().unwrap()).secret_string(value(new)).send()).unwrap();
+    assert!(terminate_sessions(&role.name) >= 1);
+    let answer = get(port, "/healthz");
+    assert!(answer.starts_with("HTTP/1.1 200"), "the same process reconnects with the new password: {answer}");
 }
