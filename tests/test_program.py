@@ -88,7 +88,12 @@ def test_external_database_and_existing_vpc_stack() -> None:
     handler = next(e for e in entries if e["name"] == "rust-on-aws-dev-handler" and e["custom"])
     env = handler["inputs"]["environment"]["variables"]
     assert env["DB_HOST"] == "pg.example.internal"
-    assert env["DB_SECRET_ARN"] == overrides[NS + "externalDbSecretArn"]
+    # the runtime reads the runtime role's secret; only the migration reads the given one
+    assert env["DB_SECRET_ARN"] != overrides[NS + "externalDbSecretArn"]
+    migrate = next(e for e in entries if e["name"] == "rust-on-aws-dev-migrate" and e["custom"])
+    menv = migrate["inputs"]["environment"]["variables"]
+    assert menv["DB_MASTER_SECRET_ARN"] == overrides[NS + "externalDbSecretArn"]
+    assert menv["DB_APP_SECRET_ARN"] == env["DB_SECRET_ARN"]
     assert handler["inputs"]["vpcConfig"]["subnetIds"] == ["subnet-0ccc3333", "subnet-0ddd4444"]
 
 

@@ -141,3 +141,34 @@ def test_guards(run, args: DatabaseArgs, message: str) -> None:
     with pytest.raises(ValueError) as info:
         run(lambda: Database("db", args))
     assert str(info.value) == message
+
+
+def test_the_runtime_role_gets_its_own_empty_secret(run) -> None:
+    """The secret holds no value in Pulumi's inputs: the migration step writes the password."""
+    plan = run(lambda: Database("db", managed(app_username="fleet_rw", protect=True)))
+    secret = plan.one("aws:secretsmanager/secret:Secret")
+    assert secret["name"] == "db-app-credentials"
+    assert "fleet_rw" in secret["inputs"]["description"]
+    assert plan.of("aws:secretsmanager/secretVersion:SecretVersion") == []
+    assert secret["protect"] is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"app_username": "pg_monitor"},
+            "Database db: app_username must match [a-z_][a-z0-9_]{0,62} and not start with pg_, "
+            "got 'pg_monitor'",
+        ),
+        (
+            {"app_username": "app"},
+            "Database db: app_username must differ from the master username 'app': the runtime "
+            "role has no DDL rights",
+        ),
+    ],
+)
+def test_runtime_role_guards(run, changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        run(lambda: Database("db", managed(**changes)))
+    assert str(info.value) == message

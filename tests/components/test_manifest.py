@@ -33,7 +33,8 @@ def read(path: Path, runtime: str = "provided.al2023", architecture: str = "x86_
 
 def test_fixture_manifest_reads(dist: Path) -> None:
     manifest = read(dist / "manifest.json")
-    assert sorted(manifest.functions) == ["authorizer", "event", "handler", "timer"]
+    assert sorted(manifest.functions) == ["authorizer", "event", "handler", "migrate", "timer"]
+    assert manifest.ca_bundle_path == "certs/rds-ca-bundle.pem"
     handler = manifest.functions["handler"]
     assert handler.zip_path == dist / "handler.zip"
     assert handler.architecture == "x86_64"
@@ -142,3 +143,20 @@ def test_manifest_path_env_overrides_config(
     )
     monkeypatch.setenv("ROA_MANIFEST", "/abs/manifest.json")
     assert manifest_path(Path("dist/manifest.json"), tmp_path) == Path("/abs/manifest.json")
+
+
+def test_missing_ca_bundle(dist: Path) -> None:
+    path = edit(dist, lambda d: d.pop("ca_bundle"))
+    with pytest.raises(ManifestError) as info:
+        read(path)
+    assert str(info.value) == (
+        f"artifact manifest {path}: no ca_bundle (the database CA certificates every artifact "
+        "ships); run `make build`"
+    )
+
+
+@pytest.mark.parametrize("bad", ["/etc/ssl/ca.pem", "../certs/ca.pem"])
+def test_ca_bundle_path_outside_the_artifact(dist: Path, bad: str) -> None:
+    path = edit(dist, lambda d: d["ca_bundle"].update(path=bad))
+    with pytest.raises(ManifestError, match=r"ca_bundle\.path must be relative to the artifact"):
+        read(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pulumi_aws as aws
 import pytest
 
 from components.service import ImageError, Service, ServiceArgs, ServiceTls, image_content_tag
@@ -52,7 +53,7 @@ def test_repository_and_image(run) -> None:
 
 
 def test_task_definition_env_secrets_and_logs(run) -> None:
-    plan = run(lambda: Service("s", args(rust_log="debug", migrate_on_start=False)))
+    plan = run(lambda: Service("s", args(rust_log="debug")))
     task = plan.inputs("aws:ecs/taskDefinition:TaskDefinition")
     assert (task["cpu"], task["memory"], task["networkMode"]) == ("256", "512", "awsvpc")
     assert task["requiresCompatibilities"] == ["FARGATE"]
@@ -63,31 +64,50 @@ def test_task_definition_env_secrets_and_logs(run) -> None:
         "DB_HOST": "db.internal",
         "DB_PORT": "5432",
         "DB_NAME": "app",
-        "DB_SSLMODE": "require",
+        "DB_SECRET_ARN": SECRET,
+        "DB_SSLMODE": "verify-full",
+        "DB_SSLROOTCERT": "/app/certs/rds-ca-bundle.pem",
         "PORT": "8080",
         "RUST_LOG": "debug",
         "MIGRATE_ON_START": "false",
     }
-    assert container["secrets"] == [
-        {"name": "DB_USERNAME", "valueFrom": f"{SECRET}:username::"},
-        {"name": "DB_PASSWORD", "valueFrom": f"{SECRET}:password::"},
-    ]
+    # ECS injects secrets once, at task start: after a rotation the task would keep a dead
+    # password. The server reads the secret itself, and again when it is refused.
+    assert "secrets" not in container
+    health = container["healthCheck"]
+    assert health["command"] == ["CMD", "/app/server", "healthcheck"]  # GET /livez
+    assert health["startPeriod"] >= 30
     assert "@sha256:" in container["image"]
     log_group = plan.inputs("aws:cloudwatch/logGroup:LogGroup")
     assert container["logConfiguration"]["options"]["awslogs-group"] == log_group["name"]
     assert log_group["retentionInDays"] == 14
 
 
-def test_execution_role_is_least_privilege(run) -> None:
+def test_roles_are_least_privilege(run) -> None:
     plan = run(lambda: Service("s", args()))
-    policy = policy_json(plan.inputs("aws:iam/rolePolicy:RolePolicy", "s-execution")["policy"])
-    resources = {json.dumps(st["Action"]): st["Resource"] for st in policy["Statement"]}
-    assert resources['"secretsmanager:GetSecretValue"'] == SECRET
+    execution = policy_json(plan.inputs("aws:iam/rolePolicy:RolePolicy", "s-execution")["policy"])
+    resources = {json.dumps(st["Action"]): st["Resource"] for st in execution["Statement"]}
     assert resources['"ecr:GetAuthorizationToken"'] == "*"
-    assert all(st["Action"] != "*" for st in policy["Statement"])
-    assert plan.of("aws:iam/rolePolicy:RolePolicy") == [
-        plan.one("aws:iam/rolePolicy:RolePolicy", "s-execution")
-    ]  # the task role has no policy
+    assert '"secretsmanager:GetSecretValue"' not in resources  # ECS injects nothing
+    assert all(st["Action"] != "*" for st in execution["Statement"])
+    # the task role (the server's own identity) reads the runtime secret, and nothing else
+    task = plan.one("aws:iam/rolePolicy:RolePolicy", "s-task")
+    assert {e["name"] for e in plan.fed_by(task, "role")} == {"s-task"}
+    assert policy_json(task["inputs"]["policy"])["Statement"] == [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRET}
+    ]
+    service = plan.one("aws:ecs/service:Service")
+    assert task["urn"] in service["dependsOn"]
+
+
+def test_new_tasks_wait_for_the_migration(run) -> None:
+    def program() -> None:
+        step = aws.sqs.Queue("stand-in-for-the-migration")
+        Service("s", args(deploy_after=[step]))
+
+    plan = run(program)
+    step = plan.one("aws:sqs/queue:Queue")
+    assert step["urn"] in plan.one("aws:ecs/taskDefinition:TaskDefinition")["dependsOn"]
 
 
 def test_load_balancer_service_and_scaling(run) -> None:

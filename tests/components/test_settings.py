@@ -412,6 +412,34 @@ BAD = [
         id="function-retries",
     ),
     pytest.param(
+        {"dbSslMode": "require"},
+        "dev",
+        "rust-on-aws:dbSslMode: must be one of verify-full, verify-ca, got 'require'; fix: "
+        "pulumi config set dbSslMode 'verify-full' -s dev",
+        id="tls-without-verification",
+    ),
+    pytest.param(
+        {"dbAppUsername": "pg_app"},
+        "dev",
+        "rust-on-aws:dbAppUsername: must match [a-z_][a-z0-9_]{0,62} and not start with pg_, "
+        "got 'pg_app'; fix: pulumi config set dbAppUsername 'fleet_app' -s dev",
+        id="app-role-reserved-prefix",
+    ),
+    pytest.param(
+        {"dbAppUsername": "app"},
+        "dev",
+        "rust-on-aws:dbAppUsername: must differ from dbUsername (app): the runtime role has no "
+        "DDL rights, got 'app'; fix: pulumi config set dbAppUsername 'fleet_app' -s dev",
+        id="app-role-is-the-master",
+    ),
+    pytest.param(
+        {"migrationTimeoutSeconds": 901},
+        "dev",
+        "rust-on-aws:migrationTimeoutSeconds: must be in 1..900 (seconds), got 901; fix: pulumi "
+        "config set migrationTimeoutSeconds '1' -s dev",
+        id="migration-timeout",
+    ),
+    pytest.param(
         {"dbName": "App-1"},
         "dev",
         "rust-on-aws:dbName: must match [a-z][a-z0-9_]{0,62}, got 'App-1'; "

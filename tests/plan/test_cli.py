@@ -34,7 +34,7 @@ def test_plan_writes_the_file_and_a_summary(tmp_path: Path) -> None:
     assert out.read_text() == (ROOT / "tests/snapshots/plan-dev.json").read_text()
     lines = result.stdout.splitlines()
     assert lines[0] == f"plan dev: {out}"
-    assert any(line.split() == ["aws:lambda/function:Function", "4"] for line in lines)
+    assert any(line.split() == ["aws:lambda/function:Function", "5"] for line in lines)
     assert lines[-1].split()[:2] == ["total", str(len(json.loads(out.read_text())))]
     assert [p.name for p in tmp_path.iterdir()] == ["plan-dev.json"]
 

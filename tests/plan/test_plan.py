@@ -30,10 +30,10 @@ def stack_values(stack: str) -> dict:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def test_four_rust_functions(plan: Plan, stack: str) -> None:
+def test_five_rust_functions(plan: Plan, stack: str) -> None:
     functions = plan.of(FN)
     assert sorted(f["name"] for f in functions) == [
-        f"rust-on-aws-{stack}-{n}" for n in ("authorizer", "event", "handler", "timer")
+        f"rust-on-aws-{stack}-{n}" for n in ("authorizer", "event", "handler", "migrate", "timer")
     ]
     for function in functions:
         inputs = function["inputs"]
@@ -139,7 +139,7 @@ def test_log_retention_everywhere(plan: Plan, stack: str) -> None:
     expected = stack_values(stack)["rust-on-aws:logRetentionDays"]
     assert expected in LOG_RETENTION_DAYS
     groups = plan.of("aws:cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 6
+    assert len(groups) == len(plan.of(FN)) + 2  # the functions', the server's, the API's
     assert {g["inputs"]["retentionInDays"] for g in groups} == {expected}
 
 
@@ -147,17 +147,71 @@ def test_no_password_in_any_environment(plan: Plan) -> None:
     for function in plan.of(FN):
         variables = function["inputs"]["environment"]["variables"]
         assert not [k for k in variables if "PASSWORD" in k]
-        assert "DB_SECRET_ARN" in variables
     task = plan.one("aws:ecs/taskDefinition:TaskDefinition")["inputs"]
     [container] = json.loads(task["containerDefinitions"])
     assert not [e for e in container["environment"] if "PASSWORD" in e["name"]]
-    assert {s["name"] for s in container["secrets"]} == {"DB_USERNAME", "DB_PASSWORD"}
+    # the server reads its secret itself (and again after a rotation): nothing injected
+    assert "secrets" not in container
     text = json.dumps(plan.entries)
     assert "mock-ecr-password" not in text
 
 
+def test_only_the_migration_sees_the_master_secret(plan: Plan, stack: str) -> None:
+    """Runtime processes connect as the least-privilege role: its secret, never the owner's."""
+    rds = plan.one("aws:rds/instance:Instance")
+    app_secret = plan.one(
+        "aws:secretsmanager/secret:Secret", f"rust-on-aws-{stack}-db-app-credentials"
+    )
+    for function in plan.of(FN):
+        short = function["name"].rsplit("-", 1)[1]
+        variables = function["inputs"]["environment"]["variables"]
+        fed = {e["urn"] for e in plan.fed_by(function, "environment")}
+        if short == "migrate":
+            assert {"DB_MASTER_SECRET_ARN", "DB_APP_SECRET_ARN", "DB_APP_USERNAME"} <= set(
+                variables
+            )
+            assert rds["urn"] in fed and app_secret["urn"] in fed
+            assert "DB_SECRET_ARN" not in variables
+        else:
+            assert re.fullmatch(
+                r"arn:aws:secretsmanager:eu-west-1:\d{12}:secret:[A-Za-z0-9/_+=.@-]+",
+                variables["DB_SECRET_ARN"],
+            )
+            assert app_secret["urn"] in fed and rds["urn"] in fed  # host and port are the DB's
+            assert not [k for k in variables if "MASTER" in k]
+    # and only the migrate role may read the master secret (RDS names it rds!db-...)
+    for policy in plan.of("aws:iam/rolePolicy:RolePolicy"):
+        statements = policy_json(policy["inputs"]["policy"])["Statement"]
+        reads_master = any("secret:rds!" in str(st.get("Resource")) for st in statements)
+        assert reads_master == (policy["name"] == f"rust-on-aws-{stack}-migrate-policy"), policy[
+            "name"
+        ]
+
+
+def test_new_code_goes_live_only_after_the_migration(plan: Plan, stack: str) -> None:
+    migration = plan.one("aws:lambda/invocation:Invocation", f"rust-on-aws-{stack}-migration")
+    migrate = plan.one("aws:lambda/alias:Alias", f"rust-on-aws-{stack}-migrate-live")
+    assert {e["urn"] for e in plan.fed_by(migration, "qualifier")} == {migrate["urn"]}
+    for alias in plan.of("aws:lambda/alias:Alias"):
+        if alias["urn"] != migrate["urn"]:
+            assert migration["urn"] in alias["dependsOn"], alias["name"]
+    task = plan.one("aws:ecs/taskDefinition:TaskDefinition")
+    assert migration["urn"] in task["dependsOn"]
+    # it runs again whenever the migrate zip (the migrations are in it) changes
+    code = plan.one(FN, f"rust-on-aws-{stack}-migrate")["inputs"]["code"]["sha256"]
+    assert migration["inputs"]["triggers"]["migrate_zip"] == code
+
+
 def test_lambda_environment_per_contract(plan: Plan, stack: str) -> None:
-    common = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN", "DB_SSLMODE", "RUST_LOG"}
+    common = {
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_SECRET_ARN",
+        "DB_SSLMODE",
+        "DB_SSLROOTCERT",
+        "RUST_LOG",
+    }
     env = {
         f["name"].rsplit("-", 1)[1]: f["inputs"]["environment"]["variables"] for f in plan.of(FN)
     }
@@ -167,7 +221,14 @@ def test_lambda_environment_per_contract(plan: Plan, stack: str) -> None:
     assert set(env["timer"]) == common | {"TOKEN_RETENTION_DAYS", "COMMAND_RETENTION_DAYS"}
     repo = plan.one("aws:ecr/repository:Repository")
     assert env["event"]["ECR_REPOSITORY_NAME"] == mock_name(repo["type"], repo["name"])
-    assert env["handler"]["DB_SSLMODE"] == "require"
+    # the server's certificate is verified against the bundle every zip ships (docs/contracts.md)
+    assert env["handler"]["DB_SSLMODE"] == "verify-full"
+    assert env["handler"]["DB_SSLROOTCERT"] == "/var/task/certs/rds-ca-bundle.pem"
+    assert set(env["migrate"]) == (common - {"DB_SECRET_ARN"}) | {
+        "DB_MASTER_SECRET_ARN",
+        "DB_APP_SECRET_ARN",
+        "DB_APP_USERNAME",
+    }
     assert env["timer"]["TOKEN_RETENTION_DAYS"] == "30"
     rds = plan.one("aws:rds/instance:Instance")
     assert env["handler"]["DB_HOST"].startswith(rds["name"])
@@ -208,7 +269,10 @@ def test_database_admits_only_the_service_and_the_lambdas(plan: Plan, stack: str
     ]
     assert {r["referencedSecurityGroupId"] for r in rules} == {
         mock_id(sg, f"{prefix}-server-task-sg"),
-        *(mock_id(sg, f"{prefix}-{n}-sg") for n in ("authorizer", "handler", "event", "timer")),
+        *(
+            mock_id(sg, f"{prefix}-{n}-sg")
+            for n in ("authorizer", "handler", "event", "timer", "migrate")
+        ),
     }
     assert all((r["fromPort"], r["toPort"], r["ipProtocol"]) == (5432, 5432, "tcp") for r in rules)
     assert all("cidrIpv4" not in r for r in rules)
@@ -218,6 +282,7 @@ def test_stateful_resources_protected_in_prod_only(plan: Plan, stack: str) -> No
     stateful = [
         plan.one("aws:rds/instance:Instance"),
         plan.one("aws:ecr/repository:Repository"),
+        plan.one("aws:secretsmanager/secret:Secret"),
         *plan.of("aws:cloudwatch/logGroup:LogGroup"),
     ]
     assert {e["protect"] for e in stateful} == {stack == "prod"}
@@ -236,7 +301,7 @@ def test_stacks_differ_in_size(plan: Plan, stack: str) -> None:
     assert shape == {"dev": (1, None, 2), "sandbox": (1, None, 3), "prod": (2, 200, 10)}[stack]
 
 
-def test_every_resource_belongs_to_a_component(plan: Plan) -> None:
+def test_every_resource_belongs_to_a_component(plan: Plan, stack: str) -> None:
     components = {e["name"] for e in plan if not e["custom"]}
     assert {e["type"].split(":")[1] for e in plan if not e["custom"]} == {
         "network",
@@ -246,8 +311,11 @@ def test_every_resource_belongs_to_a_component(plan: Plan) -> None:
         "rest_api",
         "event_rules",
         "certificate",
+        "migration",
     }
-    assert all(e["parent"] is None for e in plan if not e["custom"])
+    # components are top-level, but for the migrate function, which the migration owns
+    nested = {e["name"]: e["parent"] for e in plan if not e["custom"] and e["parent"]}
+    assert nested == {f"rust-on-aws-{stack}-migrate": f"rust-on-aws-{stack}-migration"}
     assert all(e["parent"] in components for e in plan if e["custom"])
 
 
