@@ -12,7 +12,20 @@ from tests.components.conftest import lambdas
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-ALIAS = "arn:aws:lambda:eu-west-1:123456789012:function:{}:live"
+#: A Lambda alias ARN (https://docs.aws.amazon.com/lambda/latest/dg/configuration-aliases.html):
+#: arn:aws:lambda:<region>:<account>:function:<name>:<alias>.
+ALIAS_ARN = re.compile(
+    r"arn:aws:lambda:eu-west-1:\d{12}:function:(?P<function>[A-Za-z0-9_-]+):live"
+)
+
+
+def targets_alias(plan, target_name: str, function: str) -> None:
+    """The target invokes `function`'s `live` alias: made from it, in the alias ARN format."""
+    target = plan.one(TARGET, target_name)
+    alias = plan.one("aws:lambda/alias:Alias", f"{function}-live")
+    assert {e["urn"] for e in plan.fed_by(target, "arn")} == {alias["urn"]}
+    match = ALIAS_ARN.fullmatch(target["inputs"]["arn"])
+    assert match and match["function"] == function, target["inputs"]["arn"]
 
 
 def rules(manifest, **changes):
@@ -41,8 +54,7 @@ def test_ecr_push_rule_targets_the_event_alias(run, manifest) -> None:
             "repository-name": ["my-repo"],
         },
     }
-    target = plan.inputs(TARGET, "ev-ecr-push")
-    assert target["arn"] == ALIAS.format("event")
+    targets_alias(plan, "ev-ecr-push", "event")
 
 
 def test_schedule_rule_targets_the_timer_alias(run, manifest) -> None:
@@ -50,7 +62,7 @@ def test_schedule_rule_targets_the_timer_alias(run, manifest) -> None:
     schedule = plan.inputs(RULE, "ev-schedule")
     assert schedule["scheduleExpression"] == "cron(15 3 * * ? *)"
     assert "eventPattern" not in schedule
-    assert plan.inputs(TARGET, "ev-schedule")["arn"] == ALIAS.format("timer")
+    targets_alias(plan, "ev-schedule", "timer")
 
 
 def test_targets_retry_then_dead_letter(run, manifest) -> None:
@@ -63,8 +75,10 @@ def test_targets_retry_then_dead_letter(run, manifest) -> None:
             "maximumEventAgeInSeconds": 600,
             "maximumRetryAttempts": 2,
         }
-        assert target["deadLetterConfig"]["arn"].startswith(
-            "arn:aws:sqs:eu-west-1:123456789012:ev-dlq-"
+        entry = plan.one(TARGET, name)
+        assert {e["name"] for e in plan.fed_by(entry, "deadLetterConfig")} == {"ev-dlq"}
+        assert re.fullmatch(
+            r"arn:aws:sqs:eu-west-1:\d{12}:[A-Za-z0-9_-]{1,80}", target["deadLetterConfig"]["arn"]
         )
 
 

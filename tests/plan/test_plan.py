@@ -91,7 +91,10 @@ def test_event_rules(plan: Plan, stack: str) -> None:
     assert schedules[0]["inputs"]["scheduleExpression"] == expected
     pattern = policy_json(patterns[0]["inputs"]["eventPattern"])
     repo = plan.one("aws:ecr/repository:Repository")
-    assert pattern["detail"]["repository-name"] == [mock_name(repo["type"], repo["name"])]
+    assert {e["urn"] for e in plan.fed_by(patterns[0], "eventPattern")} == {repo["urn"]}
+    assert pattern["detail"]["repository-name"] == [
+        repo["inputs"].get("name", mock_name(repo["type"], repo["name"]))
+    ]
 
 
 def test_database_encrypted_private_no_password(plan: Plan) -> None:
