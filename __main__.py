@@ -1,31 +1,38 @@
-"""rust-on-aws: the whole AWS topology of the Rust backend, one stack per environment.
+"""rust-on-aws: the whole AWS topology of a Rust workspace, one stack per environment.
 
-Deploys:
+What is deployed follows the crates' own declarations (`[package.metadata.rust-on-aws.*]` in
+each Cargo.toml, recorded in the artifact manifest; docs/adopting.md), not a list here:
+
 - a VPC over two or three AZs (public subnets for the load balancer, private ones for the rest)
   or an existing VPC (components/network.py);
 - RDS PostgreSQL with an AWS-managed password, or an external database (components/database.py),
-  and the migration step that applies the schema and keeps a least-privilege runtime role
-  before any new code goes live (components/migration.py);
-- the API server on ECS Fargate behind an ALB, its image built and pushed to ECR
+  when a function declares `database = true` or a crate declares the service; and the function
+  with trigger `migration`, run by `pulumi up` before any new code goes live
+  (components/migration.py);
+- the declared service on ECS Fargate behind an ALB, its image built and pushed to ECR
   (components/service.py);
-- four Rust Lambdas from the artifact manifest: authorizer, handler, event, timer
-  (components/rust_lambda.py);
-- an API Gateway REST API from app/routes.json behind a TOKEN authorizer (components/rest_api.py);
-- EventBridge rules: ECR pushes -> event, a schedule -> timer, with a dead-letter queue
-  (components/event_rules.py).
+- one Lambda per declared function (components/rust_lambda.py), in the VPC with the database's
+  runtime secret only when it declares `database`;
+- the REST API from app/routes.json, served by the `api` function behind the `api-authorizer`
+  one (components/rest_api.py);
+- one EventBridge rule per `schedule` or `event-pattern` function, with a shared dead-letter
+  queue (components/event_rules.py).
 
-Configuration: Pulumi.yaml declares every key; Pulumi.<stack>.yaml sets values.
+Configuration: Pulumi.yaml declares every key; Pulumi.<stack>.yaml sets values and may
+override a function's declaration (function.<name>.<field>).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from components.certificate import Certificate, CertificateArgs
 from components.database import Database, DatabaseArgs, ExternalDatabase
-from components.event_rules import EventRules, EventRulesArgs
+from components.event_rules import EventRules, EventRulesArgs, EventTarget
 from components.manifest import manifest_path, read_manifest
 from components.migration import Migration, MigrationArgs
 from components.network import Network, NetworkArgs
@@ -33,7 +40,8 @@ from components.rest_api import ApiDomain, RestApi, RestApiArgs
 from components.routes import load_routes
 from components.rust_lambda import RustLambda, RustLambdaArgs
 from components.service import Service, ServiceArgs, ServiceTls, image_content_tag
-from components.settings import ROOT, Domain, load_settings
+from components.settings import ROOT, Domain, load_settings, resolve_functions
+from declarations import FunctionDeclaration, resolve
 
 settings = load_settings()
 manifest = read_manifest(
@@ -41,11 +49,17 @@ manifest = read_manifest(
     runtime=settings.lambda_runtime,
     architecture=settings.architecture,
 )
+declared = resolve_functions(
+    {name: f.declaration for name, f in manifest.functions.items()},
+    settings.lambdas,
+    stack=settings.stack,
+)
 routes = load_routes(ROOT / settings.api.routes_path)
 DOCKERFILE = ROOT / "app" / "Dockerfile"
-image_tag = image_content_tag(manifest.server.sha256, DOCKERFILE)
+image_tag = image_content_tag(manifest.server.sha256, DOCKERFILE) if manifest.server else None
 prefix = settings.prefix
 tags = {"project": "rust-on-aws", "stack": settings.stack}
+uses_database = manifest.server is not None or any(f.database for f in declared.values())
 
 
 def _rel(path: Path) -> str:
@@ -68,65 +82,77 @@ network = Network(
 )
 
 db = settings.database
-database = Database(
-    f"{prefix}-db",
-    DatabaseArgs(
-        vpc_id=network.vpc_id,
-        subnet_ids=network.private_subnet_ids,
-        db_name=db.name,
-        username=db.username,
-        engine_version=db.engine_version,
-        instance_class=db.instance_class,
-        allocated_storage_gb=db.allocated_storage_gb,
-        max_allocated_storage_gb=db.max_allocated_storage_gb,
-        multi_az=db.multi_az,
-        backup_retention_days=db.backup_retention_days,
-        deletion_protection=db.deletion_protection,
-        protect=settings.protect,
-        app_username=db.app_username,
-        external=(
-            ExternalDatabase(
-                host=db.external_host,
-                port=db.external_port,
-                secret_arn=db.external_secret_arn,
-                secret_kms_key_arn=db.external_secret_kms_key_arn,
-            )
-            if db.mode == "external"
-            else None
+database = (
+    Database(
+        f"{prefix}-db",
+        DatabaseArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            db_name=db.name,
+            username=db.username,
+            engine_version=db.engine_version,
+            instance_class=db.instance_class,
+            allocated_storage_gb=db.allocated_storage_gb,
+            max_allocated_storage_gb=db.max_allocated_storage_gb,
+            multi_az=db.multi_az,
+            backup_retention_days=db.backup_retention_days,
+            deletion_protection=db.deletion_protection,
+            protect=settings.protect,
+            app_username=db.app_username,
+            external=(
+                ExternalDatabase(
+                    host=db.external_host,
+                    port=db.external_port,
+                    secret_arn=db.external_secret_arn,
+                    secret_kms_key_arn=db.external_secret_kms_key_arn,
+                    security_group_id=db.external_security_group_id,
+                )
+                if db.mode == "external"
+                else None
+            ),
+            tags=tags,
         ),
-        tags=tags,
-    ),
+    )
+    if uses_database
+    else None
 )
 
-lam = settings.lambdas
 # Every process connects over TLS verified against the RDS CA bundle the artifacts ship.
-db_connection: dict[str, pulumi.Input[str]] = {
-    "DB_HOST": database.host,
-    "DB_PORT": database.port.apply(str),
-    "DB_NAME": database.db_name,
-    "DB_SSLMODE": db.ssl_mode,
-    "DB_SSLROOTCERT": f"/var/task/{manifest.ca_bundle_path}",
-    "RUST_LOG": settings.rust_log,
-}
-migration = Migration(
-    f"{prefix}-migration",
-    MigrationArgs(
-        artifact=manifest.functions["migrate"],
-        runtime=manifest.runtime,
-        vpc_id=network.vpc_id,
-        subnet_ids=network.private_subnet_ids,
-        master_secret_arn=database.master_secret_arn,
-        master_secret_kms_key_arn=database.master_secret_kms_key_arn,
-        app_secret_arn=database.app_secret_arn,
-        app_username=database.app_username,
-        environment=db_connection,
-        timeout_seconds=lam.migration_timeout_seconds,
-        log_retention_days=settings.log_retention_days,
-        protect=settings.protect,
-        tags=tags,
-    ),
+db_connection: dict[str, pulumi.Input[str]] = (
+    {
+        "DB_HOST": database.host,
+        "DB_PORT": database.port.apply(str),
+        "DB_NAME": database.db_name,
+        "DB_SSLMODE": db.ssl_mode,
+        "DB_SSLROOTCERT": f"/var/task/{manifest.ca_bundle_path}",
+    }
+    if database is not None
+    else {}
 )
-database.allow_from("migrate", migration.function.security_group_id)
+migration = None
+for artifact in manifest.triggered("migration"):
+    assert database is not None  # a migration declares database = true
+    step = declared[artifact.name]
+    migration = Migration(
+        f"{prefix}-migration",
+        MigrationArgs(
+            artifact=artifact,
+            runtime=manifest.runtime,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            master_secret_arn=database.master_secret_arn,
+            master_secret_kms_key_arn=database.master_secret_kms_key_arn,
+            app_secret_arn=database.app_secret_arn,
+            app_username=database.app_username,
+            environment={**db_connection, "RUST_LOG": settings.rust_log},
+            memory_mb=step.memory,
+            timeout_seconds=step.timeout,
+            log_retention_days=settings.log_retention_days,
+            protect=settings.protect,
+            tags=tags,
+        ),
+    )
+    database.allow_from(artifact.name, migration.function.security_group_id)
 
 domains = settings.domains
 
@@ -145,145 +171,201 @@ def certificate(label: str, domain: Domain) -> Certificate:
 
 
 svc = settings.service
-service_tls = (
-    ServiceTls(
-        domain_name=domains.service.name,
-        certificate_arn=certificate("server", domains.service).arn,
-        zone_id=domains.zone_id,
-    )
-    if domains.service is not None
-    else None
-)
-service = Service(
-    f"{prefix}-server",
-    ServiceArgs(
-        vpc_id=network.vpc_id,
-        public_subnet_ids=network.public_subnet_ids,
-        private_subnet_ids=network.private_subnet_ids,
-        context=_rel(manifest.server.dir),
-        dockerfile=_rel(DOCKERFILE),
-        image_tag=image_tag,
-        architecture=settings.architecture,
-        db_host=database.host,
-        db_port=database.port,
-        db_name=database.db_name,
-        db_secret_arn=database.app_secret_arn,
-        db_ssl_mode=db.ssl_mode,
-        db_ssl_root_cert=f"/app/{manifest.ca_bundle_path}",
-        deploy_after=[migration.done],
-        cpu=svc.cpu,
-        memory_mb=svc.memory_mb,
-        desired_count=svc.desired_count,
-        min_count=svc.min_count,
-        max_count=svc.max_count,
-        cpu_target_percent=svc.cpu_target_percent,
-        wait_for_steady_state=svc.wait_for_steady_state,
-        rust_log=settings.rust_log,
-        log_retention_days=settings.log_retention_days,
-        keep_images=settings.events.ecr_keep_images,
-        protect=settings.protect,
-        load_balancer_deletion_protection=settings.protect,
-        tls=service_tls,
-        tags=tags,
-    ),
-)
-database.allow_from("server", service.security_group_id)
-
-# The runtime functions: the least-privilege role's secret, nothing of the master's.
-db_env: dict[str, pulumi.Input[str]] = {**db_connection, "DB_SECRET_ARN": database.app_secret_arn}
-extra_env: dict[str, dict[str, pulumi.Input[str]]] = {
-    "event": {"ECR_REPOSITORY_NAME": service.repository_name},
-    "timer": {
-        "TOKEN_RETENTION_DAYS": str(lam.token_retention_days),
-        "COMMAND_RETENTION_DAYS": str(lam.command_retention_days),
-    },
-}
-extra_statements: dict[str, list[dict[str, object]]] = {
-    # The event Lambda reads the pushed image's size and push time from ECR.
-    "event": [
-        {
-            "Effect": "Allow",
-            "Action": "ecr:DescribeImages",
-            "Resource": service.repository_arn,
-        }
-    ],
-}
-functions: dict[str, RustLambda] = {}
-for fn_name, artifact in manifest.functions.items():
-    if fn_name == "migrate":
-        continue  # the Migration component's
-    api_facing = fn_name in ("authorizer", "handler")
-    functions[fn_name] = RustLambda(
-        f"{prefix}-{fn_name}",
-        RustLambdaArgs(
-            artifact=artifact,
-            runtime=manifest.runtime,
+service = None
+if manifest.server is not None and image_tag is not None and database is not None:
+    service = Service(
+        f"{prefix}-server",
+        ServiceArgs(
             vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
+            public_subnet_ids=network.public_subnet_ids,
+            private_subnet_ids=network.private_subnet_ids,
+            context=_rel(manifest.server.dir),
+            dockerfile=_rel(DOCKERFILE),
+            image_tag=image_tag,
+            architecture=settings.architecture,
+            db_host=database.host,
+            db_port=database.port,
+            db_name=database.db_name,
             db_secret_arn=database.app_secret_arn,
-            environment={**db_env, **extra_env.get(fn_name, {})},
-            extra_statements=extra_statements.get(fn_name, ()),
-            memory_mb=lam.memory_mb,
-            timeout_seconds=lam.api_timeout_seconds if api_facing else lam.event_timeout_seconds,
-            reserved_concurrency=lam.handler_reserved_concurrency if fn_name == "handler" else None,
-            live_after=[migration.done],
+            db_ssl_mode=db.ssl_mode,
+            db_ssl_root_cert=f"/app/{manifest.ca_bundle_path}",
+            container_port=manifest.server.port,
+            deploy_after=[migration.done] if migration is not None else [],
+            cpu=svc.cpu,
+            memory_mb=svc.memory_mb,
+            desired_count=svc.desired_count,
+            min_count=svc.min_count,
+            max_count=svc.max_count,
+            cpu_target_percent=svc.cpu_target_percent,
+            wait_for_steady_state=svc.wait_for_steady_state,
+            rust_log=settings.rust_log,
+            log_retention_days=settings.log_retention_days,
+            keep_images=settings.events.ecr_keep_images,
+            protect=settings.protect,
+            load_balancer_deletion_protection=settings.protect,
+            tls=(
+                ServiceTls(
+                    domain_name=domains.service.name,
+                    certificate_arn=certificate("server", domains.service).arn,
+                    zone_id=domains.zone_id,
+                )
+                if domains.service is not None
+                else None
+            ),
+            tags=tags,
+        ),
+    )
+    database.allow_from("server", service.security_group_id)
+
+# What `${reference}` in a declaration may name (declarations.REFERENCES).
+identity = aws.get_caller_identity_output()
+references: dict[str, pulumi.Input[str]] = {
+    "stack": settings.stack,
+    "region": aws.get_region_output().region,
+    "account": identity.account_id,
+}
+if service is not None:
+    references["ecr-repository.name"] = service.repository_name
+    references["ecr-repository.arn"] = service.repository_arn
+
+
+def resolved(value: Any) -> Any:
+    """A declared value with its `${references}` replaced by the stack's resources."""
+    return resolve(value, references.__getitem__, lambda parts: pulumi.Output.concat(*parts))
+
+
+def function_args(artifact_name: str, fn: FunctionDeclaration) -> RustLambdaArgs:
+    artifact = manifest.functions[artifact_name]
+    return RustLambdaArgs(
+        artifact=artifact,
+        runtime=manifest.runtime,
+        vpc_id=network.vpc_id if fn.vpc else None,
+        subnet_ids=network.private_subnet_ids if fn.vpc else None,
+        db_secret_arn=database.app_secret_arn if fn.database and database else None,
+        environment={
+            **(
+                {**db_connection, "DB_SECRET_ARN": database.app_secret_arn}
+                if fn.database and database
+                else {}
+            ),
+            **{name: resolved(value) for name, value in fn.env},
+            "RUST_LOG": settings.rust_log,
+        },
+        extra_statements=[
+            {
+                "Effect": "Allow",
+                # IAM's own shorthand for one: a string, not a list
+                "Action": s.actions[0] if len(s.actions) == 1 else list(s.actions),
+                "Resource": (
+                    resolved(s.resources[0])
+                    if len(s.resources) == 1
+                    else [resolved(r) for r in s.resources]
+                ),
+            }
+            for s in fn.iam
+        ],
+        memory_mb=fn.memory,
+        timeout_seconds=fn.timeout,
+        reserved_concurrency=fn.reserved_concurrency,
+        tracing=fn.tracing,
+        # The schema changes before new code that reads it goes live.
+        live_after=[migration.done] if migration is not None and fn.database else [],
+        log_retention_days=settings.log_retention_days,
+        protect=settings.protect,
+        tags=tags,
+    )
+
+
+functions: dict[str, RustLambda] = {}
+for fn_name, fn in sorted(declared.items()):
+    if fn.trigger.kind == "migration":
+        continue  # the Migration component's
+    functions[fn_name] = RustLambda(f"{prefix}-{fn_name}", function_args(fn_name, fn))
+    if fn.database and database is not None:
+        database.allow_from(fn_name, functions[fn_name].security_group_id)
+
+api = settings.api
+rest_api = None
+# validate_set made sure: at most one of each, and one only with the other.
+handler = next(iter(manifest.triggered("api")), None)
+authorizer = next(iter(manifest.triggered("api-authorizer")), None)
+if handler is not None and authorizer is not None:
+    rest_api = RestApi(
+        f"{prefix}-rest",
+        RestApiArgs(
+            routes=routes,
+            handler=functions[handler.name],
+            authorizer=functions[authorizer.name],
+            stage_name=api.stage_name,
+            authorizer_cache_ttl_seconds=api.authorizer_cache_ttl_seconds,
+            manage_account_logging_role=api.manage_account_logging_role,
+            domain=(
+                ApiDomain(
+                    domain_name=domains.api.name,
+                    certificate_arn=certificate("api", domains.api).arn,
+                    zone_id=domains.zone_id,
+                )
+                if domains.api is not None
+                else None
+            ),
+            disable_execute_api_endpoint=domains.disable_execute_api_endpoint,
+            throttle_rate_limit=api.throttle_rate_limit,
+            throttle_burst_limit=api.throttle_burst_limit,
             log_retention_days=settings.log_retention_days,
             protect=settings.protect,
             tags=tags,
         ),
     )
-    database.allow_from(fn_name, functions[fn_name].security_group_id)
 
-api = settings.api
-api_domain = (
-    ApiDomain(
-        domain_name=domains.api.name,
-        certificate_arn=certificate("api", domains.api).arn,
-        zone_id=domains.zone_id,
+targets = [
+    EventTarget(
+        function=functions[name],
+        label=name,
+        schedule_expression=fn.trigger.schedule,
+        event_pattern=(
+            pulumi.Output.json_dumps(resolved(fn.trigger.pattern))
+            if fn.trigger.pattern is not None
+            else None
+        ),
     )
-    if domains.api is not None
-    else None
-)
-rest_api = RestApi(
-    f"{prefix}-rest",
-    RestApiArgs(
-        routes=routes,
-        handler=functions["handler"],
-        authorizer=functions["authorizer"],
-        stage_name=api.stage_name,
-        authorizer_cache_ttl_seconds=api.authorizer_cache_ttl_seconds,
-        manage_account_logging_role=api.manage_account_logging_role,
-        domain=api_domain,
-        disable_execute_api_endpoint=domains.disable_execute_api_endpoint,
-        throttle_rate_limit=api.throttle_rate_limit,
-        throttle_burst_limit=api.throttle_burst_limit,
-        log_retention_days=settings.log_retention_days,
-        protect=settings.protect,
-        tags=tags,
-    ),
-)
-
+    for name, fn in sorted(declared.items())
+    if fn.trigger.kind in ("schedule", "event-pattern")
+]
 ev = settings.events
-EventRules(
-    f"{prefix}-events",
-    EventRulesArgs(
-        event_function=functions["event"],
-        timer_function=functions["timer"],
-        repository_name=service.repository_name,
-        schedule_expression=ev.schedule_expression,
-        retry_attempts=ev.retry_attempts,
-        max_age_seconds=ev.max_age_seconds,
-        function_retry_attempts=ev.function_retry_attempts,
-        function_max_event_age_seconds=ev.function_max_event_age_seconds,
-        tags=tags,
-    ),
-)
+if targets:
+    EventRules(
+        f"{prefix}-events",
+        EventRulesArgs(
+            targets=targets,
+            retry_attempts=ev.retry_attempts,
+            max_age_seconds=ev.max_age_seconds,
+            function_retry_attempts=ev.function_retry_attempts,
+            function_max_event_age_seconds=ev.function_max_event_age_seconds,
+            tags=tags,
+        ),
+    )
 
-pulumi.export("api_url", rest_api.url)
-pulumi.export("service_url", service.url)
+if rest_api is not None:
+    pulumi.export("api_url", rest_api.url)
+if service is not None:
+    pulumi.export("service_url", service.url)
+    pulumi.export("ecr_repository_url", service.repository_url)
 pulumi.export("function_names", {k: f.function_name for k, f in functions.items()})
-pulumi.export("ecr_repository_url", service.repository_url)
-pulumi.export("database_endpoint", database.endpoint)
+if database is not None:
+    pulumi.export("database_endpoint", database.endpoint)
+# For a network or database of one's own: the security groups to admit.
+pulumi.export(
+    "security_group_ids",
+    {
+        **{k: f.security_group_id for k, f in functions.items() if f.security_group_id},
+        **(
+            {migration.function_name: migration.function.security_group_id}
+            if migration and migration.function.security_group_id
+            else {}
+        ),
+        **({"server": service.security_group_id} if service else {}),
+    },
+)
 # What this stack runs: the drift check rebuilds or downloads the deployed commit's artifacts
 # and proves they are these bytes before it previews (drift.yml).
 pulumi.export("artifact_digest", manifest.digest)

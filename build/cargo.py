@@ -25,18 +25,21 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from build.errors import CargoError, CommandError, ConfigError
 from build.policy import ArchPolicy, Policy
 from build.run import run, tail
+from declarations import (
+    DeclarationError,
+    FunctionDeclaration,
+    ServiceDeclaration,
+    from_cargo_metadata,
+)
 
 log = logging.getLogger(__name__)
 
-LAMBDAS = ("authorizer", "handler", "event", "timer", "migrate")
-SERVER = "server"
-BINARIES = (*LAMBDAS, SERVER)
 MODES = ("host", "zig", "docker")
 HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 DOCKERFILE = Path(__file__).resolve().parent / "Dockerfile.al2023"
@@ -51,6 +54,16 @@ class Workspace:
     """From cargo metadata (honours CARGO_TARGET_DIR and .cargo/config.toml)."""
     binaries: dict[str, str]
     """Binary name -> the package that defines it."""
+    functions: dict[str, FunctionDeclaration] = field(default_factory=dict)
+    """The declared functions (declarations/), by binary name."""
+    service: ServiceDeclaration | None = None
+    """The declared ECS service, if a crate declares one."""
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """The binaries to compile: every declared function, then the service."""
+        names = sorted(self.functions)
+        return (*names, self.service.name) if self.service else tuple(names)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,8 @@ class CompilePlan:
     artifact_dir: Path
     prepare: tuple[tuple[str, ...], ...] = ()
     """Commands to run first (docker mode: build the image)."""
+    binaries: tuple[str, ...] = ()
+    """The binaries the invocation builds (the declared ones)."""
 
 
 def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Workspace:
@@ -96,7 +111,13 @@ def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Work
             env=env,
         )
     except CommandError as exc:
-        raise CargoError(f"cargo metadata failed for {manifest}: {exc}") from exc
+        hint = (
+            f"; Cargo.lock does not list every crate (a new one?): run `cargo update --workspace` "
+            f"in {app_dir} and commit Cargo.lock"
+            if "--locked" in str(exc)
+            else ""
+        )
+        raise CargoError(f"cargo metadata failed for {manifest}: {exc}{hint}") from exc
     try:
         data = json.loads(proc.stdout)
         binaries = {
@@ -105,22 +126,18 @@ def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Work
             for target in package["targets"]
             if "bin" in target["kind"]
         }
-        workspace = Workspace(
-            Path(data["workspace_root"]), Path(data["target_directory"]), binaries
-        )
+        root, target_dir = Path(data["workspace_root"]), Path(data["target_directory"])
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise CargoError(
             f"cargo metadata for {manifest} gave output we cannot read ({exc}): "
             f"{tail(proc.stdout, 3)}; update cargo (rustup update)"
         ) from exc
-    missing = [name for name in BINARIES if name not in workspace.binaries]
-    if missing:
-        raise ConfigError(
-            f"the workspace {app_dir} has no binary named {', '.join(missing)}: the build needs "
-            f"exactly {', '.join(BINARIES)} (found {', '.join(sorted(binaries)) or 'none'}); add "
-            "a [[bin]] target (or src/bin/<name>.rs) with that name"
-        )
-    return workspace
+    # What to build comes from the crates' own declarations, read before anything compiles.
+    try:
+        functions, service = from_cargo_metadata(data)
+    except DeclarationError as exc:
+        raise ConfigError(str(exc)) from exc
+    return Workspace(root, target_dir, binaries, functions, service)
 
 
 def remap_flags(environ: Mapping[str, str]) -> list[str]:
@@ -141,9 +158,11 @@ def host_arch() -> str:
     return HOST_ARCH.get(os.uname().machine, os.uname().machine)
 
 
-def _cargo_args(arch: ArchPolicy, target: str, flags: list[str]) -> list[str]:
+def _cargo_args(
+    arch: ArchPolicy, target: str, flags: list[str], binaries: tuple[str, ...]
+) -> list[str]:
     args = ["--release", "--locked", "--target", target]
-    for name in BINARIES:
+    for name in binaries:
         args += ["--bin", name]
     return [*args, "--config", f"target.{arch.rust_target}.rustflags={_toml_list(flags)}"]
 
@@ -166,8 +185,8 @@ def plan_compile(
                 f"--mode host builds for this machine's architecture ({host_arch()}), not "
                 f"{arch.name}; use --mode zig (cross-compiles with zig) for {arch.name}"
             )
-        argv = ["cargo", "build", *_cargo_args(arch, arch.rust_target, flags)]
-        return CompilePlan(tuple(argv), env, workspace.root, release)
+        argv = ["cargo", "build", *_cargo_args(arch, arch.rust_target, flags, workspace.declared)]
+        return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
     if mode == "zig":
         # cargo-zigbuild reads the glibc version from the target's suffix; it finds zig through
         # `python -m ziglang` (the ziglang wheel) when no zig is on PATH, so the virtualenv's
@@ -175,8 +194,8 @@ def plan_compile(
         venv_bin = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
         target = f"{arch.rust_target}.{policy.glibc_str}"
-        argv = ["cargo", "zigbuild", *_cargo_args(arch, target, flags)]
-        return CompilePlan(tuple(argv), env, workspace.root, release)
+        argv = ["cargo", "zigbuild", *_cargo_args(arch, target, flags, workspace.declared)]
+        return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
     if mode == "docker":
         return _plan_docker(workspace, arch, flags, env)
     raise ConfigError(f"--mode {mode!r} is unknown: use one of {', '.join(MODES)}")
@@ -225,11 +244,18 @@ def _plan_docker(
         DOCKER_IMAGE,
         "cargo",
         "build",
-        *_cargo_args(arch, arch.rust_target, inside),
+        *_cargo_args(arch, arch.rust_target, inside, workspace.declared),
     ]
     del flags  # the host paths do not exist inside the container
     release = docker_dir / "target" / arch.rust_target / "release"
-    return CompilePlan(tuple(argv), env, workspace.root, release, prepare=(build_image,))
+    return CompilePlan(
+        tuple(argv),
+        env,
+        workspace.root,
+        release,
+        prepare=(build_image,),
+        binaries=workspace.declared,
+    )
 
 
 def compile_all(plan: CompilePlan) -> dict[str, Path]:
@@ -258,7 +284,7 @@ def compile_all(plan: CompilePlan) -> dict[str, Path]:
         run(plan.argv, cwd=plan.cwd, env=plan.env, capture=False)
     except CommandError as exc:
         raise CargoError(f"compiling the workspace failed: {exc}") from exc
-    built = {name: plan.artifact_dir / name for name in BINARIES}
+    built = {name: plan.artifact_dir / name for name in plan.binaries}
     missing = [str(path) for path in built.values() if not path.is_file()]
     if missing:
         raise CargoError(

@@ -19,7 +19,14 @@ from build.audit import Report, audit, check_machine
 from build.certs import CERTS_DIR, CaBundle, load_bundle
 from build.deps import DependencyTree, resolve, system_dirs
 from build.elf import read_elf, sha256_file
-from build.errors import BundleError, ElfError, IncompatibleError, OutputError, ResolveError
+from build.errors import (
+    BundleError,
+    ConfigError,
+    ElfError,
+    IncompatibleError,
+    OutputError,
+    ResolveError,
+)
 from build.graft import LIB_DIR, Bundled, graft, tree_size
 from build.manifest import MANIFEST_NAME, MANIFEST_VERSION, bundled_entries, write_json_atomic
 from build.policy import ArchPolicy, Policy
@@ -27,6 +34,9 @@ from build.policy import ArchPolicy, Policy
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+SERVER = "server"
+"""The service's folder in dist/ and its binary's name there (app/Dockerfile copies it), whatever
+the crate calls it; a function's binary is `bootstrap` in its zip."""
 
 
 class Stage:
@@ -173,7 +183,14 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     with stage(progress, "cargo metadata"):
         workspace = cargo.discover(options.app)
     plan = cargo.plan_compile(workspace, policy, arch, options.mode)
-    count = len(cargo.BINARIES)
+    for fn in workspace.functions.values():
+        if fn.architecture is not None and fn.architecture != arch.name:
+            raise ConfigError(
+                f"function {fn.name} (crate {fn.package}) declares architecture "
+                f"{fn.architecture}, but this build is for {arch.name}: one build serves one "
+                f"architecture; build with --arch {fn.architecture} or drop the key"
+            )
+    count = len(workspace.declared)
     with stage(progress, f"compile ({options.mode}, one cargo invocation, {count} binaries)"):
         binaries = cargo.compile_all(plan)
     previous = None
@@ -184,7 +201,7 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     staging = _staging(options.dist)
     try:
         packager = _Packager(options, bundle, staging, previous, progress)
-        manifest, rows = packager.package(binaries)
+        manifest, rows = packager.package(binaries, workspace)
         _commit(staging, options.dist, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -209,29 +226,34 @@ class _Packager:
         self.ld_library_path = host_ld_library_path()
         self.zip_epoch = archive.source_date_epoch()
 
-    def package(self, binaries: dict[str, Path]) -> tuple[dict[str, Any], list[Row]]:
+    def package(
+        self, binaries: dict[str, Path], workspace: cargo.Workspace
+    ) -> tuple[dict[str, Any], list[Row]]:
         functions: dict[str, Any] = {}
         rows: list[Row] = []
-        for name in cargo.LAMBDAS:
+        for name, declaration in sorted(workspace.functions.items()):
             functions[name], row = self.function(name, binaries[name])
+            functions[name]["declaration"] = declaration.to_json()
             rows.append(row)
-        server, row = self.server(binaries[cargo.SERVER])
-        rows.append(row)
-        manifest = {
+        manifest: dict[str, Any] = {
             "version": MANIFEST_VERSION,
             "runtime": self.policy.runtime,
             "architecture": self.arch.name,
             "glibc_max": self.policy.glibc_str,
             "ca_bundle": self.bundle.record(),
             "functions": functions,
-            "server": server,
         }
+        if workspace.service is not None:
+            server, row = self.server(binaries[workspace.service.name])
+            server["declaration"] = {"bin": workspace.service.name, "port": workspace.service.port}
+            manifest["server"] = server
+            rows.append(row)
         return manifest, rows
 
     def _previous_entry(self, name: str) -> Any:
         if self.previous is None:
             return None
-        if name == cargo.SERVER:
+        if name == SERVER:
             return self.previous.get("server")
         functions = self.previous.get("functions")
         return functions.get(name) if isinstance(functions, dict) else None
@@ -241,7 +263,7 @@ class _Packager:
         if self.previous is None:
             return None
         entry = self._previous_entry(name)
-        fields = cache.SERVER_FIELDS if name == cargo.SERVER else cache.FUNCTION_FIELDS
+        fields = cache.SERVER_FIELDS if name == SERVER else cache.FUNCTION_FIELDS
         reason = cache.stale_reason(entry, source, self.hashes, fields)
         if reason is not None:
             log.info("cache: rebuilding %s: %s", name, reason)
@@ -298,7 +320,7 @@ class _Packager:
         return record, row
 
     def server(self, binary: Path) -> tuple[dict[str, Any], Row]:
-        name = cargo.SERVER
+        name = SERVER
         with stage(self.progress, f"{name}: audit, bundle") as current:
             source = cache.source_of(
                 binary,

@@ -43,6 +43,9 @@ class ExternalDatabase:
     secret_kms_key_arn: str | None = None
     """Customer-managed KMS key the secret is encrypted with (readers get kms:Decrypt on it,
     through Secrets Manager only). Default none: the AWS-managed key."""
+    security_group_id: str | None = None
+    """The database's own security group (sg-...): `allow_from` opens its port there to each of
+    ours. Default none: open it yourself to the `security_group_ids` stack output."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,13 +142,17 @@ class Database(pulumi.ComponentResource):
             self.port = pulumi.Output.from_input(ext.port)
             self.db_name = pulumi.Output.from_input(args.db_name)
             self.master_secret_arn = pulumi.Output.from_input(ext.secret_arn)
-            self.security_group_id = None
+            self.security_group_id = (
+                pulumi.Output.from_input(ext.security_group_id) if ext.security_group_id else None
+            )
+            self._port = ext.port
             self.master_secret_kms_key_arn = ext.secret_kms_key_arn
             self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
             self.register_outputs({"host": self.host, "app_secret_arn": self.app_secret_arn})
             return
         child = pulumi.ResourceOptions(parent=self)
         tags = {**args.tags}
+        self._port = PORT
         self._sg = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -208,17 +215,18 @@ class Database(pulumi.ComponentResource):
             {"host": self.host, "app_secret_arn": self.app_secret_arn, "endpoint": self.endpoint}
         )
 
-    def allow_from(self, label: str, security_group_id: pulumi.Input[str]) -> None:
-        """Open 5432 to one security group (the service's, the Lambdas'); no-op when external."""
-        if self.security_group_id is None:
+    def allow_from(self, label: str, security_group_id: pulumi.Input[str] | None) -> None:
+        """Open the database's port to one security group (the service's, a function's): on
+        our own group, or on an external database's when its group was given; else a no-op."""
+        if self.security_group_id is None or security_group_id is None:
             return
         aws.vpc.SecurityGroupIngressRule(
             f"{self._name}-from-{label}",
-            security_group_id=self._sg.id,
+            security_group_id=self.security_group_id,
             referenced_security_group_id=security_group_id,
             ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
+            from_port=self._port,
+            to_port=self._port,
             description=f"PostgreSQL from {label}",
             opts=pulumi.ResourceOptions(parent=self),
         )

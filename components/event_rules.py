@@ -1,4 +1,4 @@
-"""EventRules: ECR pushes -> the event Lambda, a schedule -> the timer Lambda, with a DLQ.
+"""EventRules: one EventBridge rule per event-pattern or schedule function, with one shared DLQ.
 
 EventBridge invokes Lambda asynchronously. The rule's retry policy and dead-letter queue cover
 only *delivery* (EventBridge could not hand the event to Lambda); once Lambda accepted it, a
@@ -11,6 +11,7 @@ permission to send there
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -18,21 +19,29 @@ import pulumi_aws as aws
 
 from components.iam import policy_document
 from components.rust_lambda import RustLambda
-from components.settings import schedule_problem
+from declarations.schedule import schedule_problem
 
 TYPE = "rust-on-aws:event_rules:EventRules"
 
 
 @dataclass(frozen=True, kw_only=True)
+class EventTarget:
+    """One function an EventBridge rule invokes: on a schedule, or on events matching a pattern."""
+
+    function: RustLambda
+    """Invoked through its `live` alias."""
+    label: str
+    """Names the rule, the target and their grants (`<component>-<label>`): the function's name."""
+    schedule_expression: str | None = None
+    """EventBridge rate(...) or cron(...); exactly one of this and `event_pattern`."""
+    event_pattern: pulumi.Input[str] | None = None
+    """The event pattern as JSON (an output when it names stack resources)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EventRulesArgs:
-    event_function: RustLambda
-    """Receives "ECR Image Action" PUSH/SUCCESS events of `repository_name`."""
-    timer_function: RustLambda
-    """Runs on `schedule_expression`."""
-    repository_name: pulumi.Input[str]
-    """The ECR repository whose pushes are forwarded."""
-    schedule_expression: str = "rate(1 hour)"
-    """EventBridge rate(...) or cron(...). Default rate(1 hour)."""
+    targets: Sequence[EventTarget]
+    """The functions EventBridge invokes (their declarations' event-pattern and schedule)."""
     retry_attempts: int = 4
     """Target retries before the dead-letter queue (0..185). Default 4."""
     max_age_seconds: int = 3600
@@ -49,37 +58,14 @@ class EventRulesArgs:
 class EventRules(pulumi.ComponentResource):
     dlq_url: pulumi.Output[str]
     dlq_arn: pulumi.Output[str]
-    push_rule_arn: pulumi.Output[str]
-    schedule_rule_arn: pulumi.Output[str]
+    rule_arns: dict[str, pulumi.Output[str]]
+    """Each target's rule, by label."""
 
     def __init__(
         self, name: str, args: EventRulesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        problem = schedule_problem(args.schedule_expression)
-        if problem:
-            raise ValueError(
-                f"EventRules {name}: schedule_expression {args.schedule_expression!r}: {problem}"
-            )
-        if not 0 <= args.retry_attempts <= 185:
-            raise ValueError(
-                f"EventRules {name}: retry_attempts must be in 0..185, got {args.retry_attempts}"
-            )
-        if not 60 <= args.max_age_seconds <= 86400:
-            raise ValueError(
-                f"EventRules {name}: max_age_seconds must be in 60..86400, "
-                f"got {args.max_age_seconds}"
-            )
-        if not 0 <= args.function_retry_attempts <= 2:
-            raise ValueError(
-                f"EventRules {name}: function_retry_attempts must be in 0..2 (Lambda's "
-                f"asynchronous retries), got {args.function_retry_attempts}"
-            )
-        if not 60 <= args.function_max_event_age_seconds <= 21600:
-            raise ValueError(
-                f"EventRules {name}: function_max_event_age_seconds must be in 60..21600, "
-                f"got {args.function_max_event_age_seconds}"
-            )
+        _validate(name, args)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
 
@@ -90,39 +76,27 @@ class EventRules(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        push_rule = aws.cloudwatch.EventRule(
-            f"{name}-ecr-push",
-            description="ECR image pushes to the service's repository",
-            event_pattern=pulumi.Output.json_dumps(
-                {
-                    "source": ["aws.ecr"],
-                    "detail-type": ["ECR Image Action"],
-                    "detail": {
-                        "action-type": ["PUSH"],
-                        "result": ["SUCCESS"],
-                        "repository-name": [args.repository_name],
-                    },
-                }
-            ),
-            tags=tags,
-            opts=child,
-        )
-        schedule_rule = aws.cloudwatch.EventRule(
-            f"{name}-schedule",
-            description="the timer's schedule",
-            schedule_expression=args.schedule_expression,
-            tags=tags,
-            opts=child,
-        )
         retry = aws.cloudwatch.EventTargetRetryPolicyArgs(
             maximum_event_age_in_seconds=args.max_age_seconds,
             maximum_retry_attempts=args.retry_attempts,
         )
         dead_letter = aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq.arn)
-        for label, rule, function in (
-            ("ecr-push", push_rule, args.event_function),
-            ("schedule", schedule_rule, args.timer_function),
-        ):
+        self.rule_arns = {}
+        for target in args.targets:
+            label, function = target.label, target.function
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-{label}",
+                description=(
+                    f"{label}: {target.schedule_expression}"
+                    if target.schedule_expression
+                    else f"{label}: its event pattern"
+                ),
+                schedule_expression=target.schedule_expression,
+                event_pattern=target.event_pattern,
+                tags=tags,
+                opts=child,
+            )
+            self.rule_arns[label] = rule.arn
             permission = aws.lambda_.Permission(
                 f"{name}-{label}-invoke",
                 action="lambda:InvokeFunction",
@@ -176,7 +150,7 @@ class EventRules(pulumi.ComponentResource):
                             "Action": "sqs:SendMessage",
                             "Resource": dlq.arn,
                             "Condition": {
-                                "ArnEquals": {"aws:SourceArn": [push_rule.arn, schedule_rule.arn]}
+                                "ArnEquals": {"aws:SourceArn": list(self.rule_arns.values())}
                             },
                         }
                     ],
@@ -186,12 +160,43 @@ class EventRules(pulumi.ComponentResource):
         )
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
-        self.push_rule_arn = push_rule.arn
-        self.schedule_rule_arn = schedule_rule.arn
-        self.register_outputs(
-            {
-                "dlq_arn": self.dlq_arn,
-                "push_rule_arn": self.push_rule_arn,
-                "schedule_rule_arn": self.schedule_rule_arn,
-            }
+        self.register_outputs({"dlq_arn": self.dlq_arn, "rule_arns": self.rule_arns})
+
+
+def _validate(name: str, args: EventRulesArgs) -> None:
+    if not args.targets:
+        raise ValueError(f"EventRules {name}: targets must not be empty")
+    labels = [t.label for t in args.targets]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"EventRules {name}: target labels must be unique, got {labels}")
+    for target in args.targets:
+        if (target.schedule_expression is None) == (target.event_pattern is None):
+            raise ValueError(
+                f"EventRules {name}: target {target.label} needs exactly one of "
+                "schedule_expression and event_pattern"
+            )
+        if target.schedule_expression is not None:
+            problem = schedule_problem(target.schedule_expression)
+            if problem:
+                raise ValueError(
+                    f"EventRules {name}: target {target.label} schedule_expression "
+                    f"{target.schedule_expression!r}: {problem}"
+                )
+    if not 0 <= args.retry_attempts <= 185:
+        raise ValueError(
+            f"EventRules {name}: retry_attempts must be in 0..185, got {args.retry_attempts}"
+        )
+    if not 60 <= args.max_age_seconds <= 86400:
+        raise ValueError(
+            f"EventRules {name}: max_age_seconds must be in 60..86400, got {args.max_age_seconds}"
+        )
+    if not 0 <= args.function_retry_attempts <= 2:
+        raise ValueError(
+            f"EventRules {name}: function_retry_attempts must be in 0..2 (Lambda's asynchronous "
+            f"retries), got {args.function_retry_attempts}"
+        )
+    if not 60 <= args.function_max_event_age_seconds <= 21600:
+        raise ValueError(
+            f"EventRules {name}: function_max_event_age_seconds must be in 60..21600, "
+            f"got {args.function_max_event_age_seconds}"
         )

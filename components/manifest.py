@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FUNCTIONS = ("authorizer", "handler", "event", "timer", "migrate")
+from declarations import (
+    DeclarationError,
+    FunctionDeclaration,
+    ServiceDeclaration,
+    function_from_json,
+    validate_set,
+)
+
 MANIFEST_ENV = "ROA_MANIFEST"
 FIX = "run `make build`"
 
@@ -37,6 +44,8 @@ class FunctionArtifact:
     unzipped_size: int
     """Bytes of the zip's contents (Lambda's 250 MB limit applies to this)."""
     architecture: str
+    declaration: FunctionDeclaration
+    """What the crate declares (declarations/): trigger, memory, timeout, database, ..."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,9 +55,11 @@ class ServerArtifact:
     dir: Path
     sha256: str
     """Hex digest over the folder's files; its prefix tags the image."""
+    port: int = 8080
+    """The port the server listens on (its declaration)."""
 
 
-def artifact_digest(function_sha256: dict[str, str], server_sha256: str) -> str:
+def artifact_digest(function_sha256: dict[str, str], server_sha256: str | None) -> str:
     """One sha256 naming every deployed byte: each function zip's and the server folder's.
 
     A stack exports it (`artifact_digest`), so a drift check can prove that the artifacts it
@@ -68,7 +79,9 @@ class Manifest:
     runtime: str
     architecture: str
     functions: dict[str, FunctionArtifact]
-    server: ServerArtifact
+    """Every declared function, by name."""
+    server: ServerArtifact | None
+    """The declared service's folder (None when no crate declares one)."""
     ca_bundle_path: str
     """Where every artifact holds the Amazon RDS CA certificates (relative to its root:
     /var/task/<path> on Lambda, /app/<path> in the image)."""
@@ -77,8 +90,13 @@ class Manifest:
     def digest(self) -> str:
         """`artifact_digest` of these artifacts."""
         return artifact_digest(
-            {name: f.sha256 for name, f in self.functions.items()}, self.server.sha256
+            {name: f.sha256 for name, f in self.functions.items()},
+            self.server.sha256 if self.server else None,
         )
+
+    def triggered(self, kind: str) -> list[FunctionArtifact]:
+        """The functions whose declared trigger is `kind`, by name."""
+        return [f for _, f in sorted(self.functions.items()) if f.declaration.trigger.kind == kind]
 
 
 def manifest_path(configured: Path, root: Path) -> Path:
@@ -125,6 +143,12 @@ def _function(name: str, entry: object, path: Path, architecture: str) -> Functi
             f"{name} zip {zip_path} is stale: sha256 {actual[:12]}... but the manifest says "
             f"{expected[:12]}...; {FIX}"
         )
+    try:
+        declaration = function_from_json(
+            name, entry.get("declaration"), f"{path} {where}.declaration"
+        )
+    except DeclarationError as exc:
+        raise ManifestError(f"{exc}; {FIX} to record the crates' declarations") from exc
     return FunctionArtifact(
         name=name,
         zip_path=zip_path,
@@ -132,6 +156,7 @@ def _function(name: str, entry: object, path: Path, architecture: str) -> Functi
         size=_field(entry, "size", int, where, path),
         unzipped_size=_field(entry, "unzipped_size", int, where, path),
         architecture=arch,
+        declaration=declaration,
     )
 
 
@@ -159,13 +184,33 @@ def read_manifest(path: Path, *, runtime: str, architecture: str) -> Manifest:
     entries = doc.get("functions")
     if not isinstance(entries, dict):
         raise ManifestError(f"artifact manifest {path}: no functions object; {FIX}")
-    functions = {name: _function(name, entries.get(name), path, architecture) for name in FUNCTIONS}
-    server = doc.get("server")
-    if not isinstance(server, dict):
-        raise ManifestError(f"artifact manifest {path}: no server object; {FIX}")
-    server_dir = path.parent / _field(server, "dir", str, "server", path)
-    if not server_dir.is_dir():
-        raise ManifestError(f"server folder {server_dir} not found; {FIX}")
+    functions = {
+        name: _function(name, entry, path, architecture) for name, entry in entries.items()
+    }
+    server_doc = doc.get("server")
+    server = None
+    if server_doc is not None:
+        if not isinstance(server_doc, dict):
+            raise ManifestError(f"artifact manifest {path}: server must be an object; {FIX}")
+        server_dir = path.parent / _field(server_doc, "dir", str, "server", path)
+        if not server_dir.is_dir():
+            raise ManifestError(f"server folder {server_dir} not found; {FIX}")
+        declared = server_doc.get("declaration") or {}
+        server = ServerArtifact(
+            dir=server_dir,
+            sha256=_field(server_doc, "sha256", str, "server", path),
+            port=declared.get("port", 8080) if isinstance(declared, dict) else 8080,
+        )
+    try:
+        validate_set(
+            {name: f.declaration for name, f in functions.items()},
+            ServiceDeclaration(name=str(server_doc.get("declaration", {}).get("bin", "server")))
+            if server is not None and isinstance(server_doc, dict)
+            else None,
+            f"artifact manifest {path}",
+        )
+    except DeclarationError as exc:
+        raise ManifestError(f"{exc}; fix the crates' declarations, then {FIX}") from exc
     bundle = doc.get("ca_bundle")
     if not isinstance(bundle, dict):
         raise ManifestError(
@@ -183,6 +228,6 @@ def read_manifest(path: Path, *, runtime: str, architecture: str) -> Manifest:
         runtime=doc["runtime"],
         architecture=doc["architecture"],
         functions=functions,
-        server=ServerArtifact(dir=server_dir, sha256=_field(server, "sha256", str, "server", path)),
+        server=server,
         ca_bundle_path=ca_path,
     )

@@ -27,7 +27,7 @@ TYPE = "rust-on-aws:migration:Migration"
 @dataclass(frozen=True, kw_only=True)
 class MigrationArgs:
     artifact: FunctionArtifact
-    """The manifest's `migrate` entry."""
+    """The manifest's function with trigger `migration` (app/migrate)."""
     runtime: str
     """OS-only runtime (the manifest's)."""
     vpc_id: pulumi.Input[str]
@@ -54,6 +54,8 @@ class MigrationArgs:
 class Migration(pulumi.ComponentResource):
     function: RustLambda
     """The migrate Lambda (its security group must reach the database)."""
+    function_name: str
+    """The declared function's name (the binary's)."""
     done: pulumi.Resource
     """The invocation: depend on it to run only after the schema is current."""
     result: pulumi.Output[str]
@@ -63,16 +65,18 @@ class Migration(pulumi.ComponentResource):
         self, name: str, args: MigrationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
-        if args.artifact.name != "migrate":
+        if args.artifact.declaration.trigger.kind != "migration":
             raise ValueError(
-                f"Migration {name}: artifact must be the manifest's migrate function, got "
-                f"{args.artifact.name!r}"
+                f"Migration {name}: artifact must be the function declared with trigger "
+                f"migration, got {args.artifact.name!r} (trigger "
+                f"{args.artifact.declaration.trigger.kind})"
             )
         if not 1 <= args.timeout_seconds <= 900:
             raise ValueError(
                 f"Migration {name}: timeout_seconds must be in 1..900, got {args.timeout_seconds}"
             )
-        function_name = name.removesuffix("-migration") + "-migrate"
+        self.function_name = args.artifact.name
+        function_name = f"{name.removesuffix('-migration')}-{args.artifact.name}"
         self.function = RustLambda(
             function_name,
             RustLambdaArgs(

@@ -32,12 +32,13 @@ class RustLambdaArgs:
     """The manifest entry: zip path, sha256, architecture."""
     runtime: str
     """OS-only runtime, provided.al2023 or provided.al2 (the manifest's)."""
-    vpc_id: pulumi.Input[str]
-    """VPC of the function's security group."""
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """Private subnets the function runs in."""
-    db_secret_arn: pulumi.Input[str]
-    """The one secret the function may read (DB_SECRET_ARN)."""
+    vpc_id: pulumi.Input[str] | None = None
+    """VPC of the function's security group; None runs it outside any VPC (a function that
+    reaches no private resource needs no network interface). Default None."""
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Private subnets the function runs in (with `vpc_id`)."""
+    db_secret_arn: pulumi.Input[str] | None = None
+    """The one secret the function may read (DB_SECRET_ARN); None: no secret at all."""
     db_secret_kms_key_arn: pulumi.Input[str] | None = None
     """Customer-managed KMS key the secret is encrypted with: the role may `kms:Decrypt` with
     that key only, and only through Secrets Manager. Default none (the AWS-managed key, which
@@ -50,6 +51,9 @@ class RustLambdaArgs:
     """Timeout, seconds (1..900). Default 10."""
     reserved_concurrency: int | None = None
     """Reserved concurrent executions; None leaves the function unreserved. Default None."""
+    tracing: str | None = None
+    """X-Ray tracing mode, Active or PassThrough (with the role's permission to send traces).
+    Default None: Lambda's default."""
     log_retention_days: int = 14
     """Log group retention, days. Default 14."""
     extra_statements: Sequence[Mapping[str, Any]] = ()
@@ -77,48 +81,18 @@ class RustLambda(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
     """The execution role's name (other components attach their grants to it)."""
-    security_group_id: pulumi.Output[str]
+    security_group_id: pulumi.Output[str] | None
+    """The function's security group (None outside a VPC)."""
 
     def __init__(
         self, name: str, args: RustLambdaArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(TYPE, name, None, opts)
         art = args.artifact
-        if args.runtime not in RUNTIMES:
-            raise ValueError(
-                f"RustLambda {name}: runtime must be one of {RUNTIMES}, got {args.runtime!r}"
-            )
-        if art.architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"RustLambda {name}: architecture must be x86_64 or arm64, got {art.architecture!r}"
-            )
-        if not 128 <= args.memory_mb <= 10240:
-            raise ValueError(
-                f"RustLambda {name}: memory_mb must be in 128..10240, got {args.memory_mb}"
-            )
-        if not 1 <= args.timeout_seconds <= 900:
-            raise ValueError(
-                f"RustLambda {name}: timeout_seconds must be in 1..900, got {args.timeout_seconds}"
-            )
-        forbidden = sorted(set(args.environment) & set(FORBIDDEN_ENV))
-        if forbidden:
-            raise ValueError(
-                f"RustLambda {name}: environment must not carry credentials, got {forbidden}; "
-                "pass DB_SECRET_ARN and read the secret at init"
-            )
-        if not art.zip_path.suffix == ".zip":
-            raise ValueError(f"RustLambda {name}: artifact must be a .zip file, got {art.zip_path}")
-        for statement in args.extra_statements:
-            actions = statement.get("Action")
-            listed = [actions] if isinstance(actions, str) else list(actions or [])
-            if not listed or any(not isinstance(a, str) or "*" in a for a in listed):
-                raise ValueError(
-                    f"RustLambda {name}: extra_statements actions must be named without "
-                    f"wildcards (least privilege), got {actions!r}; list each action, "
-                    "e.g. 'ecr:DescribeImages'"
-                )
+        _validate(name, args)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
+        in_vpc = args.vpc_id is not None
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -130,7 +104,9 @@ class RustLambda(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            description=f"{name}: logs, VPC interfaces, the database secret",
+            description=f"{name}: logs"
+            + (", VPC interfaces" if in_vpc else "")
+            + (", the database secret" if args.db_secret_arn is not None else ""),
             tags=tags,
             opts=child,
         )
@@ -139,56 +115,33 @@ class RustLambda(pulumi.ComponentResource):
             if args.db_secret_kms_key_arn is not None
             else []
         )
+        statements = _base_statements(args, log_group)
+        statements += kms
+        statements += [dict(statement) for statement in args.extra_statements]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
-            policy=policy_document(
-                [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": pulumi.Output.concat(log_group.arn, ":*"),
-                    },
-                    {
-                        # What AWSLambdaVPCAccessExecutionRole grants for ENIs; these EC2 actions
-                        # have no resource-level permissions.
-                        "Effect": "Allow",
-                        "Action": [
-                            "ec2:CreateNetworkInterface",
-                            "ec2:DescribeNetworkInterfaces",
-                            "ec2:DescribeSubnets",
-                            "ec2:DeleteNetworkInterface",
-                            "ec2:AssignPrivateIpAddresses",
-                            "ec2:UnassignPrivateIpAddresses",
-                        ],
-                        "Resource": "*",
-                    },
-                    {
-                        "Effect": "Allow",
-                        "Action": "secretsmanager:GetSecretValue",
-                        "Resource": args.db_secret_arn,
-                    },
-                    *kms,
-                    *(dict(statement) for statement in args.extra_statements),
-                ]
-            ),
+            policy=policy_document(statements),
             opts=child,
         )
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            vpc_id=args.vpc_id,
-            description=f"{name}: Lambda network interfaces (egress only)",
-            tags={**tags, "Name": f"{name}-sg"},
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress",
-            security_group_id=sg.id,
-            cidr_ipv4="0.0.0.0/0",
-            ip_protocol="-1",
-            description="Secrets Manager through the NAT; the database",
-            opts=child,
-        )
+        sg = None
+        subnets = args.subnet_ids
+        if args.vpc_id is not None:
+            sg = aws.ec2.SecurityGroup(
+                f"{name}-sg",
+                vpc_id=args.vpc_id,
+                description=f"{name}: Lambda network interfaces (egress only)",
+                tags={**tags, "Name": f"{name}-sg"},
+                opts=child,
+            )
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-egress",
+                security_group_id=sg.id,
+                cidr_ipv4="0.0.0.0/0",
+                ip_protocol="-1",
+                description="Secrets Manager through the NAT; the database",
+                opts=child,
+            )
         function = aws.lambda_.Function(
             name,
             name=name,
@@ -202,8 +155,13 @@ class RustLambda(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             publish=True,
-            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=args.subnet_ids, security_group_ids=[sg.id]
+            vpc_config=(
+                aws.lambda_.FunctionVpcConfigArgs(subnet_ids=subnets, security_group_ids=[sg.id])
+                if sg is not None and subnets is not None
+                else None
+            ),
+            tracing_config=(
+                aws.lambda_.FunctionTracingConfigArgs(mode=args.tracing) if args.tracing else None
             ),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
@@ -230,7 +188,7 @@ class RustLambda(pulumi.ComponentResource):
         self.alias_name = alias.name
         self.role_arn = role.arn
         self.role_name = role.name
-        self.security_group_id = sg.id
+        self.security_group_id = sg.id if sg is not None else None
         self.register_outputs(
             {
                 "function_name": self.function_name,
@@ -238,3 +196,99 @@ class RustLambda(pulumi.ComponentResource):
                 "alias_invoke_arn": self.alias_invoke_arn,
             }
         )
+
+
+def _validate(name: str, args: RustLambdaArgs) -> None:
+    """ValueError naming the argument when `args` break a rule."""
+    art = args.artifact
+    if args.runtime not in RUNTIMES:
+        raise ValueError(
+            f"RustLambda {name}: runtime must be one of {RUNTIMES}, got {args.runtime!r}"
+        )
+    if art.architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"RustLambda {name}: architecture must be x86_64 or arm64, got {art.architecture!r}"
+        )
+    if not 128 <= args.memory_mb <= 10240:
+        raise ValueError(
+            f"RustLambda {name}: memory_mb must be in 128..10240, got {args.memory_mb}"
+        )
+    if not 1 <= args.timeout_seconds <= 900:
+        raise ValueError(
+            f"RustLambda {name}: timeout_seconds must be in 1..900, got {args.timeout_seconds}"
+        )
+    forbidden = sorted(set(args.environment) & set(FORBIDDEN_ENV))
+    if forbidden:
+        raise ValueError(
+            f"RustLambda {name}: environment must not carry credentials, got {forbidden}; "
+            "pass DB_SECRET_ARN and read the secret at init"
+        )
+    if not art.zip_path.suffix == ".zip":
+        raise ValueError(f"RustLambda {name}: artifact must be a .zip file, got {art.zip_path}")
+    for statement in args.extra_statements:
+        actions = statement.get("Action")
+        listed = [actions] if isinstance(actions, str) else list(actions or [])
+        if not listed or any(not isinstance(a, str) or "*" in a for a in listed):
+            raise ValueError(
+                f"RustLambda {name}: extra_statements actions must be named without "
+                f"wildcards (least privilege), got {actions!r}; list each action, "
+                "e.g. 'ecr:DescribeImages'"
+            )
+    if (args.vpc_id is None) != (args.subnet_ids is None):
+        raise ValueError(
+            f"RustLambda {name}: vpc_id and subnet_ids go together, got vpc_id="
+            f"{args.vpc_id!r} and subnet_ids={args.subnet_ids!r}; pass both or neither"
+        )
+    if args.tracing not in (None, "Active", "PassThrough"):
+        raise ValueError(
+            f"RustLambda {name}: tracing must be Active or PassThrough, got {args.tracing!r}"
+        )
+
+
+def _base_statements(
+    args: RustLambdaArgs, log_group: aws.cloudwatch.LogGroup
+) -> list[dict[str, Any]]:
+    """Logs to its own group; VPC interfaces, the secret, X-Ray when it uses them."""
+    in_vpc = args.vpc_id is not None
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": pulumi.Output.concat(log_group.arn, ":*"),
+        }
+    ]
+    if in_vpc:
+        statements.append(
+            {
+                # What AWSLambdaVPCAccessExecutionRole grants for ENIs; these EC2 actions
+                # have no resource-level permissions.
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                "Resource": "*",
+            }
+        )
+    if args.db_secret_arn is not None:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": args.db_secret_arn,
+            }
+        )
+    if args.tracing == "Active":
+        # What AWSXRayDaemonWriteAccess grants a function; no resource-level permissions.
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            }
+        )
+    return statements

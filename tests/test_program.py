@@ -20,7 +20,7 @@ MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 NS = "rust-on-aws:"
 
 
-def test_exports_exactly_the_six_outputs() -> None:
+def test_exports_exactly_the_seven_outputs() -> None:
     monitor = RecordingMonitor()
     run_plan("dev", root=ROOT, manifest=MANIFEST, monitor=monitor)
     exports = monitor.exports
@@ -30,8 +30,19 @@ def test_exports_exactly_the_six_outputs() -> None:
         "database_endpoint",
         "ecr_repository_url",
         "function_names",
+        "security_group_ids",
         "service_url",
     ]
+    # for a network or database of one's own: the groups of everything that reaches it
+    assert sorted(exports["security_group_ids"]) == [
+        "authorizer",
+        "event",
+        "handler",
+        "migrate",
+        "server",
+        "timer",
+    ]
+    assert all(v.startswith("sg-") for v in exports["security_group_ids"].values())
     # both entry points on their TLS custom domains (Pulumi.dev.yaml)
     assert exports["api_url"] == "https://api.dev.fleet.example.com/"
     assert exports["service_url"] == "https://app.dev.fleet.example.com"

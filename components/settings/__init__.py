@@ -13,7 +13,7 @@ from components.settings.api import ApiSettings
 from components.settings.database import DatabaseSettings
 from components.settings.domains import Domain, DomainSettings
 from components.settings.events import EventSettings
-from components.settings.functions import LambdaSettings
+from components.settings.functions import LambdaSettings, resolve_functions
 from components.settings.load import Settings, load_settings
 from components.settings.network import NetworkSettings
 from components.settings.reader import (
@@ -29,8 +29,8 @@ from components.settings.reader import (
     KeySpec,
     load_schema,
 )
-from components.settings.schedule import schedule_problem
 from components.settings.service import ServiceSettings
+from declarations.schedule import schedule_problem
 
 __all__ = [
     "ARCHITECTURES",
@@ -54,5 +54,6 @@ __all__ = [
     "Settings",
     "load_schema",
     "load_settings",
+    "resolve_functions",
     "schedule_problem",
 ]

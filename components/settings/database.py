@@ -35,6 +35,7 @@ class DatabaseSettings:
     external_port: int
     external_secret_arn: str
     external_secret_kms_key_arn: str | None
+    external_security_group_id: str | None
 
 
 def read_database(  # noqa: PLR0912 - one branch per rule of the section
@@ -112,6 +113,21 @@ def read_database(  # noqa: PLR0912 - one branch per rule of the section
                     "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
                 ),
             )
+    external_sg = r.string("externalDbSecurityGroupId", "")
+    if external_sg and not re.fullmatch(r"sg-[0-9a-f]{8,17}", external_sg):
+        r.fail(
+            "externalDbSecurityGroupId",
+            "must be a security group id sg-<hex>",
+            external_sg,
+            fix("externalDbSecurityGroupId", "sg-0123456789abcdef0"),
+        )
+    elif external_sg and mode != "external":
+        r.fail(
+            "externalDbSecurityGroupId",
+            "is only for databaseMode external (a managed database has its own group)",
+            external_sg,
+            f"fix: pulumi config rm externalDbSecurityGroupId -s {r.stack}",
+        )
     kms_key = r.string("externalDbSecretKmsKeyArn", "")
     if kms_key and not _KMS_KEY_ARN.fullmatch(kms_key):
         r.fail(
@@ -170,4 +186,5 @@ def read_database(  # noqa: PLR0912 - one branch per rule of the section
         external_port=port,
         external_secret_arn=secret,
         external_secret_kms_key_arn=kms_key or None,
+        external_security_group_id=external_sg or None,
     )

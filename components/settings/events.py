@@ -1,4 +1,4 @@
-"""The events section: the timer's schedule, EventBridge retries, ECR image retention."""
+"""The events section: EventBridge and Lambda retries of async invocations, ECR image retention."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from components.settings.reader import (
     Reader,
 )
-from components.settings.schedule import schedule_problem
 
 
 @dataclass(frozen=True, kw_only=True)
 class EventSettings:
-    schedule_expression: str
     retry_attempts: int
     max_age_seconds: int
     function_retry_attempts: int
@@ -21,17 +19,7 @@ class EventSettings:
 
 
 def read_events(r: Reader) -> EventSettings:
-    schedule = r.string("scheduleExpression", "rate(1 hour)")
-    problem = schedule_problem(schedule)
-    if problem:
-        r.fail(
-            "scheduleExpression",
-            f"{problem} (EventBridge schedule syntax)",
-            schedule,
-            r.set_fix("scheduleExpression", "rate(1 hour)"),
-        )
     return EventSettings(
-        schedule_expression=schedule,
         retry_attempts=r.integer("eventRetryAttempts", 0, 185, "attempts"),
         max_age_seconds=r.integer("eventMaxAgeSeconds", 60, 86400, "seconds"),
         function_retry_attempts=r.integer("functionRetryAttempts", 0, 2, "attempts"),

@@ -19,7 +19,8 @@ from components.settings.api import ApiSettings, read_api
 from components.settings.database import DatabaseSettings, read_database
 from components.settings.domains import DomainSettings, read_domains
 from components.settings.events import EventSettings, read_events
-from components.settings.functions import LambdaSettings, read_lambdas
+from components.settings.functions import PREFIX as FUNCTION_PREFIX
+from components.settings.functions import LambdaSettings, read_functions
 from components.settings.network import NetworkSettings, read_network
 from components.settings.reader import (
     ARCHITECTURES,
@@ -63,8 +64,8 @@ def _unknown_keys(r: Reader, configured: Iterable[str]) -> None:
         if not full.startswith(f"{PROJECT}:"):
             continue
         key = full.split(":", 1)[1]
-        if key in r.schema:
-            continue
+        if key in r.schema or key.startswith(FUNCTION_PREFIX):
+            continue  # function.* keys: read_functions checks them
         near = difflib.get_close_matches(key, list(r.schema), n=1)
         hint = f"did you mean {near[0]}? " if near else ""
         r.errors.append(
@@ -123,7 +124,7 @@ def load_settings(
     network = read_network(r)
     database = read_database(r, production, protect)
     service = read_service(r)
-    lambdas = read_lambdas(r)
+    lambdas = read_functions(r, configured or ())
     api = read_api(r)
     events = read_events(r)
     domains = read_domains(r, production)

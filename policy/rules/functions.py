@@ -36,13 +36,25 @@ def _lambda_runtime(r: Resource) -> Iterator[str]:
         )
 
 
+#: Variables that say a function reaches the private database (docs/contracts.md section 3).
+PRIVATE_ENDPOINT_VARIABLES = frozenset({"DB_HOST", "DB_SECRET_ARN", "DB_MASTER_SECRET_ARN"})
+
+
 def _lambda_in_vpc(r: Resource) -> Iterator[str]:
+    """Lambda.3, as this program applies it: a function that reaches the database (its DB_*
+    variables say so) runs in the VPC; one that reaches nothing private may stay out of it
+    (a declaration with database = false), with no network interface to manage."""
+    variables = dig(r.props, "environment.variables") or {}
+    private = sorted(PRIVATE_ENDPOINT_VARIABLES.intersection(variables))
+    if not private:
+        return
     if not is_set(r.props, "vpcConfig.subnetIds") or not is_set(
         r.props, "vpcConfig.securityGroupIds"
     ):
         yield (
-            "the function must run in a VPC with subnets and a security group; got "
-            f"vpcConfig={dig(r.props, 'vpcConfig')!r}; pass the private subnets and its group"
+            f"a function that reaches the database ({', '.join(private)}) must run in the VPC "
+            f"with subnets and a security group; got vpcConfig={dig(r.props, 'vpcConfig')!r}; "
+            "pass the private subnets and its group"
         )
 
 
@@ -98,7 +110,7 @@ RULES: tuple[Rule, ...] = (
     rule("lambda-supported-runtime", "Lambda.2", [LAMBDA_FUNCTION], _lambda_runtime,
           "Lambda functions use a supported runtime."),
     rule("lambda-in-vpc", "Lambda.3", [LAMBDA_FUNCTION], _lambda_in_vpc,
-          "Lambda functions run in a VPC."),
+          "Lambda functions that reach the database run in the VPC."),
     rule("lambda-multi-az", "Lambda.5", [LAMBDA_FUNCTION], _lambda_multi_az,
           "VPC Lambda functions use subnets in at least two Availability Zones."),
     rule("lambda-no-secret-in-environment", "custom", [LAMBDA_FUNCTION], _lambda_env_secrets,

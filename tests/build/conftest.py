@@ -24,8 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from build.cargo import BINARIES
-
 LIBBAR = "int bar(void) { return 10; }\n"
 LIBFOO = "int bar(void);\nint foo(void) { return bar() + 1; }\n"
 IMPOSTOR = "int foo(void) { return 99; }\n"
@@ -207,14 +205,35 @@ fn main() {
 PLAIN = 'fn main() {{ println!("{name}"); }}\n'
 
 
+FUNCTIONS = ("authorizer", "event", "handler", "migrate", "timer")
+SERVICE = "server"
+BINARIES = (*FUNCTIONS, SERVICE)
+
+
+def declarations(binaries: tuple[str, ...], declared: tuple[str, ...] | None) -> str:
+    """Cargo.toml tables declaring each binary of ``declared`` (default: all) as a function
+    invoked by nothing, and ``server`` as the service (one crate, several binaries)."""
+    tables = []
+    for name in binaries if declared is None else declared:
+        if name == SERVICE:
+            tables.append(f"[package.metadata.rust-on-aws.bin.{name}.service]\nport = 8080\n")
+        else:
+            tables.append(f'[package.metadata.rust-on-aws.bin.{name}.function]\ntrigger = "none"\n')
+    return "\n".join(tables)
+
+
 def make_workspace(
-    root: Path, *, binaries: tuple[str, ...] = BINARIES, broken: bool = False
+    root: Path,
+    *,
+    binaries: tuple[str, ...] = BINARIES,
+    broken: bool = False,
+    declared: tuple[str, ...] | None = None,
 ) -> Path:
     """Write the workspace under ``root`` (with a Cargo.lock) and return ``root``."""
     (root / "src" / "bin").mkdir(parents=True)
     (root / "Cargo.toml").write_text(
         '[package]\nname = "mini"\nversion = "0.1.0"\nedition = "2021"\nbuild = "build.rs"\n\n'
-        "[profile.release]\nopt-level = 1\n"
+        "[profile.release]\nopt-level = 1\n\n" + declarations(binaries, declared)
     )
     (root / "build.rs").write_text(BUILD_RS)
     for name in binaries:

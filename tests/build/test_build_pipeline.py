@@ -17,6 +17,7 @@ from build.elf import read_elf, sha256_file
 from build.errors import CertError, IncompatibleError, OutputError
 from build.pipeline import Options, build_all
 from build.policy import load_policy
+from tests.build.conftest import FUNCTIONS
 
 AL2023 = load_policy("provided.al2023")
 CERTS = Path(__file__).resolve().parents[2] / "build" / "certs"
@@ -51,7 +52,10 @@ def test_build_all_writes_zips_server_and_manifest(app, env, tmp_path: Path, elf
     assert manifest["version"] == 1
     assert manifest["runtime"] == "provided.al2023"
     assert manifest["glibc_max"] == "2.34"
-    assert list(manifest["functions"]) == ["authorizer", "handler", "event", "timer", "migrate"]
+    assert list(manifest["functions"]) == sorted(FUNCTIONS)  # what the crates declare
+    for name in FUNCTIONS:
+        assert manifest["functions"][name]["declaration"]["trigger"] == "none"
+    assert manifest["server"]["declaration"] == {"bin": "server", "port": 8080}
     bundle = (CERTS / "rds-ca-bundle.pem").read_bytes()
     provenance = json.loads((CERTS / "rds-ca-bundle.json").read_text())
     assert manifest["ca_bundle"] == {

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from build.cargo import BINARIES, compile_all, discover, plan_compile
+from build.cargo import compile_all, discover, plan_compile
 from build.errors import CargoError, ConfigError
 from build.policy import load_policy
+from tests.build.conftest import BINARIES, FUNCTIONS, SERVICE
 
 AL2023 = load_policy("provided.al2023")
 X86 = AL2023.arch("x86_64")
@@ -24,6 +25,10 @@ def test_discover(workspace):
     assert sorted(workspace.binaries) == sorted(BINARIES)
     assert set(workspace.binaries.values()) == {"mini"}
     assert workspace.target_dir == workspace.root / "target"
+    # what is built is what the crates declare (cargo metadata's package.metadata)
+    assert sorted(workspace.functions) == sorted(FUNCTIONS)
+    assert workspace.service is not None and workspace.service.name == SERVICE
+    assert workspace.declared == (*sorted(FUNCTIONS), SERVICE)
 
 
 def test_discover_a_relative_path(workspace, monkeypatch):
@@ -43,14 +48,33 @@ def test_no_cargo_toml(tmp_path: Path):
         discover(tmp_path)
 
 
-def test_a_lambda_binary_missing(tmp_path: Path, rust_workspace):
-    root = rust_workspace(tmp_path / "ws", binaries=("authorizer", "handler", "server"))
+def test_only_declared_binaries_are_built(tmp_path: Path, rust_workspace):
+    root = rust_workspace(tmp_path / "ws", declared=("handler", "server"))
+    workspace = discover(root)
+    assert workspace.declared == ("handler", "server")
+    plan = plan_compile(workspace, AL2023, X86, "host", environ={"HOME": "/h", "PATH": "/usr/bin"})
+    assert [plan.argv[i + 1] for i, a in enumerate(plan.argv) if a == "--bin"] == [
+        "handler",
+        "server",
+    ]
+
+
+def test_a_bad_declaration_stops_before_compiling(tmp_path: Path, rust_workspace):
+    root = rust_workspace(tmp_path / "ws", declared=("handler",))
+    cargo_toml = root / "Cargo.toml"
+    cargo_toml.write_text(cargo_toml.read_text().replace('trigger = "none"', 'trigger = "cron"'))
     with pytest.raises(
         ConfigError,
-        match=r"has no binary named event, timer, migrate: the build needs exactly authorizer, "
-        r"handler, event, timer, migrate, server \(found authorizer, handler, server\); add a "
-        r"\[\[bin\]\]",
+        match=r"\[package.metadata.rust-on-aws.bin.handler.function\] trigger: must be one of "
+        r"api, api-authorizer, event-pattern, schedule, migration, none, got 'cron'",
     ):
+        discover(root)
+    assert not (root / "target" / "x86_64-unknown-linux-gnu").exists()
+
+
+def test_nothing_declared(tmp_path: Path, rust_workspace):
+    root = rust_workspace(tmp_path / "ws", declared=())
+    with pytest.raises(ConfigError, match=r"no crate declares a function or the service"):
         discover(root)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from components.event_rules import EventRules, EventRulesArgs
+from components.event_rules import EventRules, EventRulesArgs, EventTarget
 from plan.view import policy_json
 from tests.components.conftest import lambdas
 
@@ -17,6 +18,11 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 ALIAS_ARN = re.compile(
     r"arn:aws:lambda:eu-west-1:\d{12}:function:(?P<function>[A-Za-z0-9_-]+):live"
 )
+PATTERN = {
+    "source": ["aws.ecr"],
+    "detail-type": ["ECR Image Action"],
+    "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["my-repo"]},
+}
 
 
 def targets_alias(plan, target_name: str, function: str) -> None:
@@ -28,48 +34,42 @@ def targets_alias(plan, target_name: str, function: str) -> None:
     assert match and match["function"] == function, target["inputs"]["arn"]
 
 
-def rules(manifest, **changes):
+def rules(manifest, *, schedule: str = "rate(1 hour)", extra=(), **changes):
     def program() -> None:
         functions = lambdas(manifest, *("event", "timer"))
-        base = {
-            "event_function": functions["event"],
-            "timer_function": functions["timer"],
-            "repository_name": "my-repo",
-        }
-        base.update(changes)
-        EventRules("ev", EventRulesArgs(**base))  # type: ignore[arg-type]
+        targets = [
+            EventTarget(
+                function=functions["event"], label="event", event_pattern=json.dumps(PATTERN)
+            ),
+            EventTarget(function=functions["timer"], label="timer", schedule_expression=schedule),
+            *extra,
+        ]
+        EventRules("ev", EventRulesArgs(targets=targets, **changes))  # type: ignore[arg-type]
 
     return program
 
 
-def test_ecr_push_rule_targets_the_event_alias(run, manifest) -> None:
+def test_a_pattern_target(run, manifest) -> None:
     plan = run(rules(manifest))
-    pattern = policy_json(plan.inputs(RULE, "ev-ecr-push")["eventPattern"])
-    assert pattern == {
-        "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Action"],
-        "detail": {
-            "action-type": ["PUSH"],
-            "result": ["SUCCESS"],
-            "repository-name": ["my-repo"],
-        },
-    }
-    targets_alias(plan, "ev-ecr-push", "event")
+    rule = plan.inputs(RULE, "ev-event")
+    assert policy_json(rule["eventPattern"]) == PATTERN
+    assert "scheduleExpression" not in rule
+    targets_alias(plan, "ev-event", "event")
 
 
-def test_schedule_rule_targets_the_timer_alias(run, manifest) -> None:
-    plan = run(rules(manifest, schedule_expression="cron(15 3 * * ? *)"))
-    schedule = plan.inputs(RULE, "ev-schedule")
+def test_a_schedule_target(run, manifest) -> None:
+    plan = run(rules(manifest, schedule="cron(15 3 * * ? *)"))
+    schedule = plan.inputs(RULE, "ev-timer")
     assert schedule["scheduleExpression"] == "cron(15 3 * * ? *)"
     assert "eventPattern" not in schedule
-    targets_alias(plan, "ev-schedule", "timer")
+    targets_alias(plan, "ev-timer", "timer")
 
 
 def test_targets_retry_then_dead_letter(run, manifest) -> None:
     plan = run(rules(manifest, retry_attempts=2, max_age_seconds=600))
     dlq = plan.inputs("aws:sqs/queue:Queue")
     assert dlq["sqsManagedSseEnabled"] is True
-    for name in ("ev-ecr-push", "ev-schedule"):
+    for name in ("ev-event", "ev-timer"):
         target = plan.inputs(TARGET, name)
         assert target["retryPolicy"] == {
             "maximumEventAgeInSeconds": 600,
@@ -84,27 +84,24 @@ def test_targets_retry_then_dead_letter(run, manifest) -> None:
 
 def test_permissions_and_queue_policy_scoped_by_rule(run, manifest) -> None:
     plan = run(rules(manifest))
-    arns = {}
-    for label in ("ecr-push", "schedule"):
-        permission = plan.inputs("aws:lambda/permission:Permission", f"ev-{label}-invoke")
-        assert permission["principal"] == "events.amazonaws.com"
-        assert permission["qualifier"] == "live"
-        assert permission["sourceArn"].startswith(
-            f"arn:aws:events:eu-west-1:123456789012:rule/ev-{label}-"
-        )
-        arns[label] = permission["sourceArn"]
+    rules_by_label = {}
+    for label in ("event", "timer"):
+        permission = plan.one("aws:lambda/permission:Permission", f"ev-{label}-invoke")
+        inputs = permission["inputs"]
+        assert inputs["principal"] == "events.amazonaws.com"
+        assert inputs["qualifier"] == "live"
+        rule = plan.one(RULE, f"ev-{label}")
+        assert {e["urn"] for e in plan.fed_by(permission, "sourceArn")} == {rule["urn"]}
+        rules_by_label[label] = rule["urn"]
         target = plan.one(TARGET, f"ev-{label}")
-        assert (
-            plan.one("aws:lambda/permission:Permission", f"ev-{label}-invoke")["urn"]
-            in (target["dependsOn"])
-        )
-    policy = policy_json(plan.inputs("aws:sqs/queuePolicy:QueuePolicy")["policy"])
-    [statement] = policy["Statement"]
+        assert permission["urn"] in target["dependsOn"]
+    policy_entry = plan.one("aws:sqs/queuePolicy:QueuePolicy")
+    # the queue admits EventBridge from exactly these rules
+    assert {e["urn"] for e in plan.fed_by(policy_entry, "policy")} >= set(rules_by_label.values())
+    [statement] = policy_json(policy_entry["inputs"]["policy"])["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
-    assert statement["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": [arns["ecr-push"], arns["schedule"]]}
-    }
+    assert len(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == 2
 
 
 def test_function_errors_reach_the_dead_letter_queue(run, manifest) -> None:
@@ -115,9 +112,9 @@ def test_function_errors_reach_the_dead_letter_queue(run, manifest) -> None:
     and the function's role may send there."""
     plan = run(rules(manifest, function_retry_attempts=1, function_max_event_age_seconds=900))
     dlq = plan.one("aws:sqs/queue:Queue")
-    for label, function in (("ecr-push", "event"), ("schedule", "timer")):
+    for function in ("event", "timer"):
         config = plan.one(
-            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", f"ev-{label}-async"
+            "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", f"ev-{function}-async"
         )
         inputs = config["inputs"]
         assert (inputs["functionName"], inputs["qualifier"]) == (function, "live")
@@ -127,14 +124,32 @@ def test_function_errors_reach_the_dead_letter_queue(run, manifest) -> None:
             r"arn:aws:sqs:eu-west-1:\d{12}:[A-Za-z0-9_-]{1,80}",
             inputs["destinationConfig"]["onFailure"]["destination"],
         )
-        grant = plan.one("aws:iam/rolePolicy:RolePolicy", f"ev-{label}-failures")
+        grant = plan.one("aws:iam/rolePolicy:RolePolicy", f"ev-{function}-failures")
         assert {e["name"] for e in plan.fed_by(grant, "role")} == {f"{function}-role"}
         [statement] = policy_json(grant["inputs"]["policy"])["Statement"]
         assert (statement["Effect"], statement["Action"]) == ("Allow", "sqs:SendMessage")
         assert {e["urn"] for e in plan.fed_by(grant, "policy")} == {dlq["urn"]}
         assert grant["urn"] in config["dependsOn"]  # Lambda checks the grant on create
-        target = plan.one(TARGET, f"ev-{label}")
+        target = plan.one(TARGET, f"ev-{function}")
         assert config["urn"] in target["dependsOn"]
+
+
+def test_every_target_shares_the_one_queue(run, manifest) -> None:
+    def program() -> None:
+        functions = lambdas(manifest, *("event", "timer", "handler"))
+        EventRules(
+            "ev",
+            EventRulesArgs(
+                targets=[
+                    EventTarget(function=functions[n], label=n, schedule_expression="rate(1 day)")
+                    for n in ("event", "timer", "handler")
+                ]
+            ),
+        )
+
+    plan = run(program)
+    assert len(plan.of("aws:sqs/queue:Queue")) == 1
+    assert {e["name"] for e in plan.of(RULE)} == {"ev-event", "ev-timer", "ev-handler"}
 
 
 @pytest.mark.parametrize(
@@ -150,9 +165,9 @@ def test_function_errors_reach_the_dead_letter_queue(run, manifest) -> None:
             "EventRules ev: function_max_event_age_seconds must be in 60..21600, got 21601",
         ),
         (
-            {"schedule_expression": "rate(1 hours)"},
-            "EventRules ev: schedule_expression 'rate(1 hours)': the rate unit must be singular "
-            "for 1 and plural otherwise",
+            {"schedule": "rate(1 hours)"},
+            "EventRules ev: target timer schedule_expression 'rate(1 hours)': the rate unit must "
+            "be singular for 1 and plural otherwise",
         ),
         ({"retry_attempts": 186}, "EventRules ev: retry_attempts must be in 0..185, got 186"),
         ({"max_age_seconds": 59}, "EventRules ev: max_age_seconds must be in 60..86400, got 59"),
@@ -162,3 +177,25 @@ def test_guards(run, manifest, changes: dict[str, object], message: str) -> None
     with pytest.raises(ValueError) as info:
         run(rules(manifest, **changes))
     assert str(info.value) == message
+
+
+def test_target_guards(run, manifest) -> None:
+    def program(targets) -> None:
+        EventRules("ev", EventRulesArgs(targets=targets))
+
+    with pytest.raises(ValueError, match="EventRules ev: targets must not be empty"):
+        run(lambda: program([]))
+
+    def both() -> None:
+        fn = lambdas(manifest, "timer")["timer"]
+        program([EventTarget(function=fn, label="t")])
+
+    with pytest.raises(ValueError, match="needs exactly one of schedule_expression and event_"):
+        run(both)
+
+    def twice() -> None:
+        fn = lambdas(manifest, "timer")["timer"]
+        program([EventTarget(function=fn, label="t", schedule_expression="rate(1 day)")] * 2)
+
+    with pytest.raises(ValueError, match=r"target labels must be unique, got \['t', 't'\]"):
+        run(twice)

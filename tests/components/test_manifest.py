@@ -92,12 +92,38 @@ def test_function_architecture_mismatch(dist: Path) -> None:
         read(path)
 
 
-def test_missing_function(dist: Path) -> None:
+def test_the_functions_are_the_manifests(dist: Path) -> None:
+    """No list of names: a manifest without `event` (its crate removed) plans without it."""
     path = edit(dist, lambda d: d["functions"].pop("event"))
+    assert sorted(read(path).functions) == ["authorizer", "handler", "migrate", "timer"]
+
+
+def test_a_function_without_its_declaration(dist: Path) -> None:
+    path = edit(dist, lambda d: d["functions"]["event"].pop("declaration"))
     with pytest.raises(ManifestError) as info:
         read(path)
     assert str(info.value) == (
-        f"artifact manifest {path}: function 'event' missing; run `make build`"
+        f"{path} functions.event.declaration: must be a table, got None; fix: see "
+        "docs/adopting.md; run `make build` to record the crates' declarations"
+    )
+
+
+def test_a_bad_recorded_declaration(dist: Path) -> None:
+    path = edit(dist, lambda d: d["functions"]["timer"]["declaration"].update(trigger="cron"))
+    with pytest.raises(ManifestError, match=r"functions.timer.declaration trigger: must be one of"):
+        read(path)
+
+
+def test_declarations_that_break_the_rules_between_them(dist: Path) -> None:
+    """Functions that use the database with no migration function: nobody creates their role."""
+    path = edit(dist, lambda d: d["functions"].pop("migrate"))
+    with pytest.raises(ManifestError) as info:
+        read(path)
+    assert str(info.value) == (
+        f"artifact manifest {path}: functions authorizer, event, handler, timer use the "
+        "database, but no function has trigger migration, got none; fix: declare the migrate "
+        "function (it creates the runtime role whose secret they read); fix the crates' "
+        "declarations, then run `make build`"
     )
 
 

@@ -90,7 +90,11 @@ def test_guards(run, manifest, changes: dict[str, object], message: str) -> None
 
 
 def test_only_the_migrate_artifact(run, manifest) -> None:
-    with pytest.raises(ValueError, match="artifact must be the manifest's migrate function"):
+    with pytest.raises(
+        ValueError,
+        match=r"artifact must be the function declared with trigger migration, got 'handler' "
+        r"\(trigger api\)",
+    ):
         run(
             lambda: Migration("s-migration", args(manifest, artifact=manifest.functions["handler"]))
         )

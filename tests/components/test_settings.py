@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.manifest import read_manifest
 from components.settings import (
     ConfigError,
     Settings,
     load_schema,
     load_settings,
+    resolve_functions,
     schedule_problem,
 )
 from components.settings.doc import config_table
@@ -19,6 +21,9 @@ from plan.config import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "rust-on-aws:"
+MANIFEST = read_manifest(
+    ROOT / "tests" / "fixtures" / "manifest.json", runtime="provided.al2023", architecture="x86_64"
+)
 
 
 def values(stack: str = "dev", **changes: object) -> dict[str, str]:
@@ -28,7 +33,8 @@ def values(stack: str = "dev", **changes: object) -> dict[str, str]:
 
 
 def load(stack: str = "dev", **changes: object) -> Settings:
-    return load_settings(values(stack, **changes).get, stack=stack)
+    raw = values(stack, **changes)
+    return load_settings(raw.get, stack=stack, configured=[NS + k for k in raw])
 
 
 def errors(stack: str = "dev", **changes: object) -> tuple[str, ...]:
@@ -53,8 +59,9 @@ def test_stacks_differ_like_real_environments() -> None:
     assert (dev.network.nat_gateways, prod.network.nat_gateways) == (1, 2)
     assert dev.log_retention_days < prod.log_retention_days
     assert dev.service.max_count < prod.service.max_count
-    assert dev.lambdas.handler_reserved_concurrency is None
-    assert prod.lambdas.handler_reserved_concurrency == 200
+    overrides = {o.key: o.value for o in prod.lambdas.overrides}
+    assert overrides["function.handler.reserved-concurrency"] == 200
+    assert not [o for o in dev.lambdas.overrides if o.field == "reserved-concurrency"]
     # TLS on every public entry point everywhere; only prod turns the default endpoint off
     for settings in (dev, prod):
         assert settings.domains.api is not None and settings.domains.service is not None
@@ -79,11 +86,40 @@ BAD = [
         id="missing-required-key",
     ),
     pytest.param(
-        {"lambdaMemoryMb": "lots"},
+        {"serviceCpu": "lots"},
         "dev",
-        "rust-on-aws:lambdaMemoryMb: must be an integer (MiB), got 'lots'; "
-        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
+        "rust-on-aws:serviceCpu: must be an integer (CPU units), got 'lots'; "
+        "fix: pulumi config set serviceCpu '256' -s dev",
         id="wrong-type-integer",
+    ),
+    pytest.param(
+        {"function.handler.memory": "lots"},
+        "dev",
+        "rust-on-aws:function.handler.memory: must be a whole number, got 'lots'; "
+        "fix: pulumi config set function.handler.memory '128' -s dev",
+        id="override-not-a-number",
+    ),
+    pytest.param(
+        {"function.handler.memroy": 256},
+        "dev",
+        "rust-on-aws:function.handler.memroy: memroy is not a field a stack may override "
+        "(memory, timeout, reserved-concurrency, schedule, env), got '256'; fix: did you mean "
+        "function.handler.memory? pulumi config rm function.handler.memroy -s dev",
+        id="override-unknown-field",
+    ),
+    pytest.param(
+        {"function.timer.env": "x"},
+        "dev",
+        "rust-on-aws:function.timer.env: env takes a variable name (function.<name>.env.<VAR>), "
+        "the other fields none, got 'x'; fix: pulumi config rm function.timer.env -s dev",
+        id="override-env-without-a-name",
+    ),
+    pytest.param(
+        {"function.timer": "x"},
+        "dev",
+        "rust-on-aws:function.timer: must be function.<name>.<field> (or "
+        "function.<name>.env.<VAR>), got 'x'; fix: pulumi config rm function.timer -s dev",
+        id="override-without-a-field",
     ),
     pytest.param(
         {"dbMultiAz": "yes"},
@@ -91,43 +127,6 @@ BAD = [
         "rust-on-aws:dbMultiAz: must be true or false, got 'yes'; "
         "fix: pulumi config set dbMultiAz 'true' -s dev",
         id="wrong-type-boolean",
-    ),
-    pytest.param(
-        {"scheduleExpression": "rate(1 hours)"},
-        "dev",
-        "rust-on-aws:scheduleExpression: the rate unit must be singular for 1 and plural "
-        "otherwise (EventBridge schedule syntax), got 'rate(1 hours)'; "
-        "fix: pulumi config set scheduleExpression 'rate(1 hour)' -s dev",
-        id="bad-schedule-rate",
-    ),
-    pytest.param(
-        {"scheduleExpression": "cron(0 12 * * * *)"},
-        "dev",
-        "rust-on-aws:scheduleExpression: exactly one of day-of-month and day-of-week must be ? "
-        "(EventBridge schedule syntax), got 'cron(0 12 * * * *)'; "
-        "fix: pulumi config set scheduleExpression 'rate(1 hour)' -s dev",
-        id="bad-schedule-cron",
-    ),
-    pytest.param(
-        {"lambdaMemoryMb": 64},
-        "dev",
-        "rust-on-aws:lambdaMemoryMb: must be in 128..10240 (MiB), got 64; "
-        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
-        id="memory-below-range",
-    ),
-    pytest.param(
-        {"lambdaMemoryMb": 10241},
-        "dev",
-        "rust-on-aws:lambdaMemoryMb: must be in 128..10240 (MiB), got 10241; "
-        "fix: pulumi config set lambdaMemoryMb '128' -s dev",
-        id="memory-above-range",
-    ),
-    pytest.param(
-        {"apiTimeoutSeconds": 30},
-        "dev",
-        "rust-on-aws:apiTimeoutSeconds: must be in 1..29 (seconds), got 30; "
-        "fix: pulumi config set apiTimeoutSeconds '1' -s dev",
-        id="timeout-out-of-range",
     ),
     pytest.param(
         {"architecture": "aarch64"},
@@ -266,14 +265,6 @@ BAD = [
         id="burst-below-rate",
     ),
     pytest.param(
-        {"handlerReservedConcurrency": 0},
-        "dev",
-        "rust-on-aws:handlerReservedConcurrency: 0 would throttle every request; use -1 for "
-        "unreserved or a positive number, got 0; "
-        "fix: pulumi config set handlerReservedConcurrency '-1' -s dev",
-        id="reserved-zero",
-    ),
-    pytest.param(
         {"existingPublicSubnetIds": "subnet-1,subnet-2"},
         "dev",
         "rust-on-aws:existingPublicSubnetIds: must be a list of strings, got None; "
@@ -360,24 +351,6 @@ BAD = [
         id="no-endpoint-at-all",
     ),
     pytest.param(
-        {"handlerReservedConcurrency": 950},
-        "dev",
-        "rust-on-aws:handlerReservedConcurrency: must leave 100 of the account's "
-        "lambdaConcurrencyQuota (1000) unreserved, so at most 900, got 950; fix: pulumi config "
-        "set handlerReservedConcurrency '900' -s dev (or raise the Service Quotas limit and set "
-        "lambdaConcurrencyQuota)",
-        id="reserved-concurrency-over-the-quota",
-    ),
-    pytest.param(
-        {"handlerReservedConcurrency": 250, "lambdaConcurrencyQuota": 300},
-        "dev",
-        "rust-on-aws:handlerReservedConcurrency: must leave 100 of the account's "
-        "lambdaConcurrencyQuota (300) unreserved, so at most 200, got 250; fix: pulumi config "
-        "set handlerReservedConcurrency '200' -s dev (or raise the Service Quotas limit and set "
-        "lambdaConcurrencyQuota)",
-        id="reserved-concurrency-over-a-lower-quota",
-    ),
-    pytest.param(
         {
             "databaseMode": "external",
             "externalDbHost": "db.example.internal",
@@ -433,13 +406,6 @@ BAD = [
         id="app-role-is-the-master",
     ),
     pytest.param(
-        {"migrationTimeoutSeconds": 901},
-        "dev",
-        "rust-on-aws:migrationTimeoutSeconds: must be in 1..900 (seconds), got 901; fix: pulumi "
-        "config set migrationTimeoutSeconds '1' -s dev",
-        id="migration-timeout",
-    ),
-    pytest.param(
         {"dbName": "App-1"},
         "dev",
         "rust-on-aws:dbName: must match [a-z][a-z0-9_]{0,62}, got 'App-1'; "
@@ -471,24 +437,24 @@ def test_bad_configuration_is_rejected_with_one_line(
 
 
 def test_misspelt_key_is_rejected_with_a_suggestion() -> None:
-    raw = values(lambdaMemoryMB=256)
+    raw = values(serviceCPU=256)
     with pytest.raises(ConfigError) as info:
         load_settings(raw.get, stack="dev", configured=[NS + k for k in raw] + ["aws:region"])
     assert info.value.errors == (
-        "rust-on-aws:lambdaMemoryMB: not a key Pulumi.yaml declares, got '256'; "
-        "fix: did you mean lambdaMemoryMb? pulumi config rm lambdaMemoryMB -s dev",
+        "rust-on-aws:serviceCPU: not a key Pulumi.yaml declares, got '256'; "
+        "fix: did you mean serviceCpu? pulumi config rm serviceCPU -s dev",
     )
 
 
 def test_every_error_is_reported_at_once() -> None:
-    found = errors(lambdaMemoryMb=64, logRetentionDays=10, scheduleExpression="hourly")
+    found = errors(serviceCpu=300, logRetentionDays=10, functionRetryAttempts=9)
     assert [e.split(":")[1] for e in found] == [
         "logRetentionDays",
-        "lambdaMemoryMb",
-        "scheduleExpression",
+        "serviceCpu",
+        "functionRetryAttempts",
     ]
     with pytest.raises(ConfigError) as info:
-        load(lambdaMemoryMb=64, logRetentionDays=10)
+        load(serviceCpu=300, logRetentionDays=10)
     message = str(info.value)
     assert message.startswith("invalid configuration of stack 'dev' (2 error(s)):\n  - ")
     assert all("\n" not in line for line in info.value.errors)
@@ -531,13 +497,13 @@ def test_zero_and_false_are_kept_not_defaulted() -> None:
 
 def test_defaults_come_from_pulumi_yaml(tmp_path: Path) -> None:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    project["config"]["rust-on-aws:lambdaMemoryMb"]["default"] = 2048
+    project["config"]["rust-on-aws:lambdaConcurrencyQuota"]["default"] = 2048
     changed = tmp_path / "Pulumi.yaml"
     changed.write_text(yaml.safe_dump(project))
     raw = {"environment": "development"}
     settings = load_settings(raw.get, stack="dev", project_file=changed)
-    assert settings.lambdas.memory_mb == 2048
-    assert load_settings(raw.get, stack="dev").lambdas.memory_mb == 128
+    assert settings.lambdas.concurrency_quota == 2048
+    assert load_settings(raw.get, stack="dev").lambdas.concurrency_quota == 1000
 
 
 def test_every_declared_key_is_read_and_every_read_key_declared() -> None:
@@ -560,8 +526,17 @@ def test_stack_files_hold_declared_keys_only() -> None:
         doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
         keys = set(doc["config"])
         assert "aws:region" in keys
-        unknown = {k for k in keys if k.startswith(NS) and k[len(NS) :] not in schema}
+        unknown = {
+            k
+            for k in keys
+            if k.startswith(NS)
+            and k[len(NS) :] not in schema
+            and not k.startswith(NS + "function.")
+        }
         assert unknown == set(), stack
+        # and every function.* override names a function app/ declares, with a valid value
+        declared = {n: f.declaration for n, f in MANIFEST.functions.items()}
+        resolve_functions(declared, load(stack).lambdas, stack=stack)
 
 
 @pytest.mark.parametrize(

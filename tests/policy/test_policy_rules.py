@@ -226,7 +226,14 @@ def _repo_and_policy(repository: str | None) -> list[Resource]:
 Case = tuple[list[Resource], list[Resource]]
 CASES: dict[str, Case] = {
     "lambda-supported-runtime": ([res(FN, runtime="go1.x")], [res(FN)]),
-    "lambda-in-vpc": ([res(FN, vpcConfig=None)], [res(FN)]),
+    "lambda-in-vpc": (
+        [res(FN, vpcConfig=None)],
+        [
+            res(FN),
+            # a function that reaches nothing private (database = false) may stay out
+            res(FN, vpcConfig=None, environment={"variables": {"RUST_LOG": "info"}}),
+        ],
+    ),
     "lambda-multi-az": (
         [res(FN, vpcConfig={"subnetIds": ["a"], "securityGroupIds": ["sg"]})],
         [res(FN, vpcConfig={"subnetIds": [COMPUTED, COMPUTED], "securityGroupIds": ["sg"]})],
