@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def targets_alias(plan, target_name: str, function: str) -> None:
     assert match and match["function"] == function, target["inputs"]["arn"]
 
 
-def rules(manifest, *, schedule: str = "rate(1 hour)", extra=(), **changes):
+def rules(manifest, *, schedule: Any = "rate(1 hour)", extra=(), **changes: Any):
     def program() -> None:
         functions = lambdas(manifest, *("event", "timer"))
         targets = [
@@ -44,7 +45,7 @@ def rules(manifest, *, schedule: str = "rate(1 hour)", extra=(), **changes):
             EventTarget(function=functions["timer"], label="timer", schedule_expression=schedule),
             *extra,
         ]
-        EventRules("ev", EventRulesArgs(targets=targets, **changes))  # type: ignore[arg-type]
+        EventRules("ev", EventRulesArgs(targets=targets, **changes))
 
     return program
 

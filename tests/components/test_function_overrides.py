@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,14 +19,14 @@ MANIFEST = read_manifest(
 DECLARED = {name: f.declaration for name, f in MANIFEST.functions.items()}
 
 
-def resolve(stack: str = "dev", **changes: object):
+def resolve(stack: Any = "dev", **changes: Any):
     full = stack_config(stack, ROOT, {NS + k: v for k, v in changes.items()})
     raw = {k[len(NS) :]: v for k, v in full.items() if k.startswith(NS)}
     settings = load_settings(raw.get, stack=stack, configured=list(full))
     return resolve_functions(DECLARED, settings.lambdas, stack=stack)
 
 
-def problems(stack: str = "dev", **changes: object) -> tuple[str, ...]:
+def problems(stack: Any = "dev", **changes: Any) -> tuple[str, ...]:
     with pytest.raises(ConfigError) as info:
         resolve(stack, **changes)
     return info.value.errors
