@@ -1,9 +1,10 @@
 """The four ways to build the Lambdas of app/, and the cold and no-op build benchmarks.
 
-1. ``ours``: ``python -m build all`` (what ``make build`` runs): one compile of the six
-   binaries, audit, bundle, reproducible zips, manifest.
-2. ``cargo``: plain ``cargo build --release --locked`` of the same six binaries: the floor.
-3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the five Lambdas
+1. ``ours``: ``python -m build all`` (what ``make build`` runs): one compile of every binary
+   the crates declare (the functions and the service), audit, bundle, reproducible zips,
+   manifest.
+2. ``cargo``: plain ``cargo build --release --locked`` of the same binaries: the floor.
+3. ``cargo-lambda``: ``cargo lambda build --release --output-format zip`` of the functions
    in one run (cargo-lambda from PyPI; its defaults: zig as linker, ``panic=abort``,
    ``-C target-cpu=haswell``).
 4. ``per-function``: one ``cargo lambda build --bin <fn>`` per Lambda, each in its own target
@@ -24,13 +25,12 @@ import subprocess
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from bench.measure import Run, busy_processes, combine, timed
+from build.cargo import discover
 
-LAMBDAS = ("authorizer", "handler", "event", "timer", "migrate")
-SERVER = "server"
-BINARIES = (*LAMBDAS, SERVER)
 RUNTIME = "provided.al2023"
 
 
@@ -53,6 +53,17 @@ class Context:
     def app(self) -> Path:
         """The snapshot of app/ that every variant builds."""
         return self.work / "app"
+
+    @cached_property
+    def lambdas(self) -> tuple[str, ...]:
+        """The functions the snapshot's crates declare (read as `python -m build` reads them)."""
+        return tuple(sorted(discover(self.app).functions))
+
+    @cached_property
+    def binaries(self) -> tuple[str, ...]:
+        """Every binary `make build` compiles: the functions and the service."""
+        service = discover(self.app).service
+        return (*self.lambdas, *([service.name] if service else []))
 
     @property
     def logs(self) -> Path:
@@ -81,7 +92,6 @@ class Step:
 class Variant:
     name: str
     label: str
-    binaries: tuple[str, ...]
     steps: Callable[[Context, Path], list[Step]]
     """The commands of one build into the folder ``root`` (target dirs and outputs under it)."""
     lambda_outputs: Callable[[Context, Path], dict[str, Path]]
@@ -108,7 +118,7 @@ def _ours_steps(ctx: Context, root: Path) -> list[Step]:
 
 
 def _cargo_steps(ctx: Context, root: Path) -> list[Step]:
-    argv = ("cargo", "build", "--release", "--locked", *_bins(BINARIES))
+    argv = ("cargo", "build", "--release", "--locked", *_bins(ctx.binaries))
     return [Step(argv, ctx.app, root / "target")]
 
 
@@ -126,11 +136,11 @@ def _cargo_lambda(ctx: Context, names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _cargo_lambda_steps(ctx: Context, root: Path) -> list[Step]:
-    return [Step(_cargo_lambda(ctx, LAMBDAS), ctx.app, root / "target")]
+    return [Step(_cargo_lambda(ctx, ctx.lambdas), ctx.app, root / "target")]
 
 
 def _per_function_steps(ctx: Context, root: Path) -> list[Step]:
-    return [Step(_cargo_lambda(ctx, (fn,)), ctx.app, root / fn / "target") for fn in LAMBDAS]
+    return [Step(_cargo_lambda(ctx, (fn,)), ctx.app, root / fn / "target") for fn in ctx.lambdas]
 
 
 VARIANTS: dict[str, Variant] = {
@@ -139,38 +149,34 @@ VARIANTS: dict[str, Variant] = {
         Variant(
             "ours",
             "(1) make build",
-            BINARIES,
             _ours_steps,
-            lambda _ctx, root: {fn: root / "dist" / f"{fn}.zip" for fn in LAMBDAS},
-            ("compile + audit + bundle + zip + manifest, 6 binaries",),
+            lambda ctx, root: {fn: root / "dist" / f"{fn}.zip" for fn in ctx.lambdas},
+            ("compile + audit + bundle + zip + manifest, every declared binary",),
         ),
         Variant(
             "cargo",
             "(2) cargo build --release",
-            BINARIES,
             _cargo_steps,
-            lambda _ctx, root: {fn: root / "target" / "release" / fn for fn in LAMBDAS},
-            ("compile only, 6 binaries, no zip",),
+            lambda ctx, root: {fn: root / "target" / "release" / fn for fn in ctx.lambdas},
+            ("compile only, the same binaries, no zip",),
         ),
         Variant(
             "cargo-lambda",
             "(3) cargo lambda build",
-            LAMBDAS,
             _cargo_lambda_steps,
-            lambda _ctx, root: {
-                fn: root / "target" / "lambda" / fn / "bootstrap.zip" for fn in LAMBDAS
+            lambda ctx, root: {
+                fn: root / "target" / "lambda" / fn / "bootstrap.zip" for fn in ctx.lambdas
             },
-            ("4 Lambdas (no server), zips; zig linker, panic=abort, target-cpu=haswell",),
+            ("the functions (no server), zips; zig linker, panic=abort, target-cpu=haswell",),
         ),
         Variant(
             "per-function",
             "(4) one build per function",
-            LAMBDAS,
             _per_function_steps,
-            lambda _ctx, root: {
-                fn: root / fn / "target" / "lambda" / fn / "bootstrap.zip" for fn in LAMBDAS
+            lambda ctx, root: {
+                fn: root / fn / "target" / "lambda" / fn / "bootstrap.zip" for fn in ctx.lambdas
             },
-            ("4 x cargo lambda build --bin <fn>, each its own target dir, sequential",),
+            ("cargo lambda build --bin <fn> per function, each its own target dir, sequential",),
         ),
     )
 }
@@ -264,10 +270,10 @@ def file_hashes(paths: Mapping[str, Path]) -> dict[str, str]:
     return out
 
 
-def ours_artifacts(root: Path) -> dict[str, Path]:
+def ours_artifacts(ctx: Context, root: Path) -> dict[str, Path]:
     dist = root / "dist"
     return {
-        **{f"{fn}.zip": dist / f"{fn}.zip" for fn in LAMBDAS},
+        **{f"{fn}.zip": dist / f"{fn}.zip" for fn in ctx.lambdas},
         "server/": dist / "server",
         "manifest.json": dist / "manifest.json",
     }

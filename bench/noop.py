@@ -27,7 +27,7 @@ def stages(log: Path) -> list[tuple[str, float]]:
 
 def _artifacts(ctx: builds.Context, name: str, root: Path) -> dict[str, Path]:
     if name == "ours":
-        return builds.ours_artifacts(root)
+        return builds.ours_artifacts(ctx, root)
     return dict(builds.VARIANTS[name].lambda_outputs(ctx, root))
 
 

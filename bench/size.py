@@ -56,7 +56,7 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     raw = doc.get("runs", {})
     ours, theirs = raw.get("ours", {}), raw.get("cargo-lambda", {})
     rows = []
-    for fn in builds.LAMBDAS:
+    for fn in sorted(ours or theirs):
         a, b = ours.get(fn), theirs.get(fn)
         rows.append(
             (

@@ -16,10 +16,12 @@ from build.__main__ import main
 from build.certs import CERTS_DIR, PEM_NAME, PROVENANCE_NAME
 from build.pipeline import Options, Row, build_all
 from build.policy import POLICY_DIR, Policy, load_policy
+from tests.build.conftest import BINARIES
 
 AL2023 = load_policy("provided.al2023")
 X86 = AL2023.arch("x86_64")
-ARTIFACTS = ("authorizer", "handler", "event", "timer", "migrate", "server")
+ARTIFACTS = BINARIES
+"""The tiny workspace's binaries (conftest.py declares them): every artifact of its build."""
 
 pytestmark = pytest.mark.skipif(shutil.which("cargo") is None, reason="cargo is not installed")
 

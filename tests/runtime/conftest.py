@@ -37,12 +37,14 @@ from tests.runtime.harness import (
     free_port,
     install_rie,
     lambda_environment,
+    rie_path,
     unpack_zip,
     wait_for_port,
 )
 from tests.runtime.services import (
+    APP,
+    DECLARED,
     DIST,
-    ECR_REPOSITORY,
     FUNCTIONS,
     IN_CI,
     METRICS,
@@ -54,6 +56,7 @@ from tests.runtime.services import (
     Moto,
     Secrets,
     check_manifest,
+    declared_env,
     new_password,
     record_init,
 )
@@ -70,21 +73,10 @@ def _fail_or_skip(message: str) -> None:
 # Tools
 
 
-def _rie_path() -> Path:
-    if os.environ.get("AWS_LAMBDA_RIE"):
-        return Path(os.environ["AWS_LAMBDA_RIE"])
-    gopath = ""
-    if shutil.which("go"):
-        gopath = subprocess.run(
-            ["go", "env", "GOPATH"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    return Path(gopath or Path.home() / "go") / "bin" / "aws-lambda-rie"
-
-
 @pytest.fixture(scope="session")
 def rie_binary() -> Path:
     """The emulator `make setup` installs (override with AWS_LAMBDA_RIE)."""
-    path = _rie_path()
+    path = rie_path()
     if not path.is_file():
         _fail_or_skip(f"aws-lambda-rie not found at {path}: run `make setup`")
     return path
@@ -113,7 +105,7 @@ def artifacts() -> Artifacts:
     """dist/ as `make build` leaves it; built here once when the manifest is missing."""
     if not (DIST / "manifest.json").is_file():
         proc = subprocess.run(
-            [sys.executable, "-m", "build", "all", "--dist", str(DIST)],
+            [sys.executable, "-m", "build", "all", "--app", str(APP), "--dist", str(DIST)],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -381,26 +373,24 @@ def function_env(
     database = empty_database
 
     def make(function: str, **overrides: str) -> dict[str, str]:
-        extra = {
-            "DB_HOST": database.host,
-            "DB_PORT": str(database.port),
-            "DB_NAME": database.name,
-            "DB_SSLMODE": "verify-full",
-            "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "RUST_LOG": "info",
-        }
-        if function == "migrate":
-            extra["DB_MASTER_SECRET_ARN"] = secrets.master_arn
-            extra["DB_APP_SECRET_ARN"] = secrets.app_arn
-            extra["DB_APP_USERNAME"] = database.role
-        else:
-            extra["DB_SECRET_ARN"] = secrets.app_arn
-        if function == "event":
-            extra["ECR_REPOSITORY_NAME"] = ECR_REPOSITORY
-        if function == "timer":
-            extra["TOKEN_RETENTION_DAYS"] = "30"
-            extra["COMMAND_RETENTION_DAYS"] = "90"
+        # What components/rust_lambda.py and __main__.py give a function, from its declaration.
+        declared = DECLARED[function]
+        extra = {"AWS_ENDPOINT_URL": moto.endpoint, "RUST_LOG": "info"}
+        if declared.database:
+            extra |= {
+                "DB_HOST": database.host,
+                "DB_PORT": str(database.port),
+                "DB_NAME": database.name,
+                "DB_SSLMODE": "verify-full",
+                "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
+            }
+            if declared.trigger.kind == "migration":
+                extra["DB_MASTER_SECRET_ARN"] = secrets.master_arn
+                extra["DB_APP_SECRET_ARN"] = secrets.app_arn
+                extra["DB_APP_USERNAME"] = database.role
+            else:
+                extra["DB_SECRET_ARN"] = secrets.app_arn
+        extra |= declared_env(function)
         extra.update(overrides)
         return lambda_environment(
             policy, function_name=f"rust-on-aws-test-{function}", region=REGION, extra=extra

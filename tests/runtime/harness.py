@@ -498,6 +498,18 @@ class RieFunction:
         self.stop()
 
 
+def rie_path() -> Path:
+    """Where `make setup` installs the emulator (AWS_LAMBDA_RIE overrides)."""
+    if os.environ.get("AWS_LAMBDA_RIE"):
+        return Path(os.environ["AWS_LAMBDA_RIE"])
+    gopath = ""
+    if shutil.which("go"):
+        gopath = subprocess.run(
+            ["go", "env", "GOPATH"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    return Path(gopath or Path.home() / "go") / "bin" / "aws-lambda-rie"
+
+
 def install_rie(rie: Path, root: Path) -> None:
     """Copy the emulator into the root; refuse a dynamically linked one (the root has no libc
     for it to borrow: `make setup` builds it with CGO_ENABLED=0)."""

@@ -16,6 +16,9 @@ from typing import Any
 import boto3
 import pytest
 
+from build.cargo import discover
+from build.errors import BuildError
+from declarations import DeclarationError, FunctionDeclaration, function_from_json, resolve
 from tests.runtime.harness import APP_UID, HarnessError, Jail, RieFunction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +29,43 @@ REGION = "eu-west-1"
 OWNER = "runtime-owner"
 """The owner of every token and device the tests create."""
 ECR_REPOSITORY = "rust-on-aws-server"
-FUNCTIONS = ("authorizer", "handler", "event", "timer", "migrate")
+APP = Path(os.environ.get("RUNTIME_APP", ROOT / "app"))
+"""The workspace whose declarations say what runs (RUNTIME_APP: another one, with RUNTIME_DIST
+its build; tests/build/test_extra_function.py)."""
+ACCOUNT = "123456789012"
+"""moto's account."""
+
+
+def _declared(app: Path) -> dict[str, FunctionDeclaration]:
+    """The functions `app`'s crates declare, read as `python -m build` reads them."""
+    try:
+        return discover(app).functions
+    except BuildError as exc:
+        raise HarnessError(f"the runtime tests run what {app} declares, and: {exc}") from None
+
+
+DECLARED = _declared(APP)
+"""Every function the workspace declares, by name: the runtime tests run each."""
+FUNCTIONS = tuple(sorted(DECLARED))
+WITH_DATABASE = tuple(n for n in FUNCTIONS if DECLARED[n].database)
+REFERENCES = {
+    "stack": "test",
+    "region": REGION,
+    "account": ACCOUNT,
+    "ecr-repository.name": ECR_REPOSITORY,
+    "ecr-repository.arn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{ECR_REPOSITORY}",
+}
+"""What `${reference}` in a declaration stands for here (declarations.REFERENCES)."""
+
+
+def declared_env(function: str) -> dict[str, str]:
+    """The function's declared environment, references resolved as the program would."""
+    return {
+        name: resolve(value, REFERENCES.__getitem__, "".join)
+        for name, value in DECLARED[function].env
+    }
+
+
 TEST_CA_IN_ROOT = "/opt/test-ca.pem"
 """Where every root holds the CA of the test PostgreSQL's certificate (scripts/postgres.sh), as
 a layer (/opt) would: the processes run with DB_SSLMODE=verify-full and DB_SSLROOTCERT there."""
@@ -79,6 +118,21 @@ def check_manifest(dist: Path) -> dict[str, Any]:
                 f"{archive.name} has sha256 {digest[:12]}..., the manifest says "
                 f"{str(entry.get('sha256'))[:12]}...: the build is stale, run `make build`"
             )
+        try:
+            recorded = function_from_json(name, entry.get("declaration"), f"{path} {name}")
+        except DeclarationError as exc:
+            raise HarnessError(f"{exc} (an older build?): run `make build`") from None
+        if recorded.to_json() != DECLARED[name].to_json():
+            raise HarnessError(
+                f"{path} records function {name} as {recorded.to_json()}, {APP} declares "
+                f"{DECLARED[name].to_json()}: the build is stale, run `make build`"
+            )
+    extra = sorted(set(functions) - set(FUNCTIONS))
+    if extra:
+        raise HarnessError(
+            f"{path} has functions {APP} does not declare ({', '.join(extra)}): the build is "
+            "stale, run `make build`"
+        )
     server = manifest.get("server") or {}
     if not (dist / str(server.get("binary", "-"))).is_file():
         raise HarnessError(f"{path} names no server binary that exists: run `make build`")

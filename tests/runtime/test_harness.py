@@ -30,7 +30,7 @@ from tests.runtime.harness import (
     resolve_provided,
     unpack_zip,
 )
-from tests.runtime.services import FUNCTIONS, check_manifest
+from tests.runtime.services import DECLARED, FUNCTIONS, check_manifest
 
 pytestmark = pytest.mark.rie
 FIXTURE = Path(__file__).resolve().parent / "fixture"
@@ -225,6 +225,7 @@ def _fake_dist(tmp_path: Path) -> Path:
         functions[name] = {
             "zip": f"{name}.zip",
             "sha256": hashlib.sha256(name.encode()).hexdigest(),
+            "declaration": DECLARED[name].to_json(),
         }
     manifest = {
         "ca_bundle": {"path": "certs/rds-ca-bundle.pem"},
@@ -254,6 +255,9 @@ def test_manifest_check_accepts_a_consistent_dist(tmp_path: Path) -> None:
         ("stale", "the build is stale"),
         ("no-server", "names no server binary"),
         ("no-ca-bundle", "records no ca_bundle"),
+        ("declaration-changed", "records function timer as .* declares .*the build is stale"),
+        ("no-declaration", "timer.*an older build"),
+        ("undeclared-function", r"does not declare \(reporter\): the build is stale"),
     ],
 )
 def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message: str) -> None:
@@ -271,7 +275,14 @@ def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message:
         (dist / "server" / "server").unlink()
     elif breakage == "no-ca-bundle":
         del manifest["ca_bundle"]
-    if breakage in ("no-function", "no-ca-bundle"):
+    elif breakage == "declaration-changed":
+        # Cargo.toml edited after the build: the runtime tests would run the old settings.
+        manifest["functions"]["timer"]["declaration"]["memory"] += 64
+    elif breakage == "no-declaration":
+        del manifest["functions"]["timer"]["declaration"]
+    elif breakage == "undeclared-function":
+        manifest["functions"]["reporter"] = dict(manifest["functions"]["timer"])
+    if breakage not in ("no-manifest", "no-zip", "stale", "no-server"):
         (dist / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(HarnessError, match=message) as info:
         check_manifest(dist)

@@ -34,10 +34,10 @@ from tests.runtime.harness import (
 from tests.runtime.harness import unpack_zip as unpack
 from tests.runtime.services import (
     ECR_REPOSITORY,
-    FUNCTIONS,
     OWNER,
     REGION,
     ROOT,
+    WITH_DATABASE,
     Artifacts,
     Database,
     Moto,
@@ -461,7 +461,7 @@ def test_timer_refuses_an_event_that_is_not_a_schedule(
 # Negative control
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", WITH_DATABASE)
 def test_bootstrap_without_its_bundled_libraries_fails_to_start(
     function: str,
     artifacts: Artifacts,
