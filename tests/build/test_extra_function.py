@@ -135,9 +135,23 @@ def test_the_plan_adds_exactly_its_resources(built: Path, own_build: Path) -> No
     )
     assert diff.of_kind("added")
     # Every other function's code is the same bytes: no code change shows in the preview.
-    assert [(r.type, r.name) for r in diff.of_kind("changed")] == [
-        ("aws:sqs/queuePolicy:QueuePolicy", "rust-on-aws-dev-events-dlq-policy")
-    ]
+    changed = {r.name: r for r in diff.of_kind("changed")}
+    assert sorted(changed) == sorted(
+        {"rust-on-aws-dev-events-dlq-policy", "rust-on-aws-dev-server-image"} & set(changed)
+    )
+    assert "rust-on-aws-dev-events-dlq-policy" in changed
+    if "rust-on-aws-dev-server-image" in changed:
+        # Only where the two builds were written (two temporary folders); the tag is the
+        # image's content, the same.
+        assert [c.path for c in changed["rust-on-aws-dev-server-image"].changes] == [
+            "build.context"
+        ]
+    own = json.loads((own_build / "manifest.json").read_text())
+    new = json.loads((built / "manifest.json").read_text())
+    assert {n: f["sha256"] for n, f in own["functions"].items()} == {
+        n: f["sha256"] for n, f in new["functions"].items() if n != "reporter"
+    }
+    assert own["server"]["sha256"] == new["server"]["sha256"]
     plan = Plan(head)
     [rule] = [r for r in plan.of("aws:cloudwatch/eventRule:EventRule") if "reporter" in r["name"]]
     assert rule["inputs"]["scheduleExpression"] == "rate(1 day)"
