@@ -203,12 +203,11 @@ class _Checker:
         for key in table:
             if key not in known:
                 near = difflib.get_close_matches(str(key), list(known), n=1)
-                hint = f"did you mean {near[0]}? " if near else ""
                 self.fail(
                     str(key),
                     f"not a key of the declaration ({', '.join(known)})",
                     table[key],
-                    f"{hint}remove it",
+                    f"did you mean {near[0]}? rename it" if near else "remove it",
                 )
 
     def integer(
@@ -216,7 +215,9 @@ class _Checker:
     ) -> int:
         value = table.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            self.fail(key, f"must be a whole number in {lo}..{hi}{why}", value, f"{key} = {lo}")
+            # The nearest allowed value for a number out of range, else the default.
+            near = min(max(value, lo), hi) if type(value) is int else min(max(default, lo), hi)
+            self.fail(key, f"must be a whole number in {lo}..{hi}{why}", value, f"{key} = {near}")
             return default
         return value
 

@@ -82,7 +82,7 @@ def test_the_manifest_record_reads_back_the_same() -> None:
             {"trigger": "none", "memroy": 256},
             f"{WHERE} memroy: not a key of the declaration (trigger, schedule, pattern, memory, "
             "timeout, reserved-concurrency, architecture, database, vpc, tracing, env, iam, "
-            "bin), got 256; fix: did you mean memory? remove it",
+            "bin), got 256; fix: did you mean memory? rename it",
         ),
         (
             {"trigger": "none", "memory": 64},
@@ -94,12 +94,12 @@ def test_the_manifest_record_reads_back_the_same() -> None:
         ),
         (
             {"trigger": "none", "timeout": 901},
-            f"{WHERE} timeout: must be a whole number in 1..900, got 901; fix: timeout = 1",
+            f"{WHERE} timeout: must be a whole number in 1..900, got 901; fix: timeout = 900",
         ),
         (
             {"trigger": "api", "timeout": 30},
             f"{WHERE} timeout: must be a whole number in 1..29 (API Gateway's integration "
-            "limit), got 30; fix: timeout = 1",
+            "limit), got 30; fix: timeout = 29",
         ),
         (
             {"trigger": "none", "reserved-concurrency": 0},
