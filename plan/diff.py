@@ -106,6 +106,8 @@ class ResourceDiff:
     type: str
     name: str
     changes: tuple[Change, ...] = ()
+    was: str | None = None
+    """The name it had in the base plan, when it is kept under a new one (Pulumi aliases)."""
 
     @property
     def replaces(self) -> bool:
@@ -119,6 +121,8 @@ class PlanDiff:
 
     resources: tuple[ResourceDiff, ...]
     unchanged: int
+    renamed: tuple[tuple[str, str], ...] = ()
+    """(old name, new name) of every resource kept under a new name through an alias."""
 
     def of_kind(self, kind: str) -> list[ResourceDiff]:
         """The resource diffs of one kind."""
@@ -181,29 +185,40 @@ def diff_plans(base: Sequence[Mapping[str, Any]], head: Sequence[Mapping[str, An
     new = {_key(e): e for e in head}
     found: list[ResourceDiff] = []
     unchanged = 0
+    matched: set[str] = set()
+    renamed: list[tuple[str, str]] = []
     for key, entry in new.items():
-        if key not in old:
+        # A resource with an alias naming a base resource is that resource, kept (Pulumi
+        # matches the deployed state by alias before it compares inputs).
+        base_key = (
+            key if key in old else next((a for a in entry.get("aliases", ()) if a in old), None)
+        )
+        if base_key is None:
             found.append(ResourceDiff("added", entry["type"], entry["name"]))
             continue
+        matched.add(base_key)
+        was = old[base_key]["name"] if base_key != key else None
+        if was is not None:
+            renamed.append((was, entry["name"]))
         changes = tuple(
             Change(path, before, after, _forces_replacement(entry["type"], path))
             for path, before, after in _changes(
-                old[key].get("inputs") or {}, entry.get("inputs") or {}, ""
+                old[base_key].get("inputs") or {}, entry.get("inputs") or {}, ""
             )
         )
         restated, source = _RESTATES.get(entry["type"], ("", ""))
         if any(c.path == source for c in changes):
             changes = tuple(c for c in changes if c.path != restated)
         if changes:
-            found.append(ResourceDiff("changed", entry["type"], entry["name"], changes))
+            found.append(ResourceDiff("changed", entry["type"], entry["name"], changes, was))
         else:
             unchanged += 1
     found.extend(
         ResourceDiff("removed", entry["type"], entry["name"])
         for key, entry in old.items()
-        if key not in new
+        if key not in new and key not in matched
     )
-    return PlanDiff(tuple(found), unchanged)
+    return PlanDiff(tuple(found), unchanged, tuple(renamed))
 
 
 def _cell(value: Any) -> str:
@@ -226,12 +241,14 @@ def render_markdown(diff: PlanDiff, *, stack: str, base: str, head: str = "work 
         f"### Plan diff: `{stack}` (`{base}` → {head})",
         "",
     ]
+    renames = [f"`{a}` → `{b}`" for a, b in sorted(set(diff.renamed))]
+    kept = f" Kept under a new name (aliases): {', '.join(renames)}." if renames else ""
     if not diff.resources:
-        lines += [f"No changes: {diff.unchanged} resources unchanged.", ""]
+        lines += [f"No changes: {diff.unchanged} resources unchanged.{kept}", ""]
         return "\n".join(lines)
     lines += [
         f"**{len(added)} to add, {len(changed)} to change ({len(replaced)} replaced), "
-        f"{len(removed)} to remove**; {diff.unchanged} unchanged.",
+        f"{len(removed)} to remove**; {diff.unchanged} unchanged.{kept}",
         "",
     ]
     for title, items in (("Added", added), ("Removed", removed)):
@@ -243,8 +260,9 @@ def render_markdown(diff: PlanDiff, *, stack: str, base: str, head: str = "work 
         lines += ["#### Changed", ""]
         for r in changed:
             flag = " **(replace)**" if r.replaces else ""
+            was = f", was `{r.was}`" if r.was else ""
             lines += [
-                f"- `{r.name}` (`{r.type}`){flag}",
+                f"- `{r.name}` (`{r.type}`{was}){flag}",
                 "",
                 "  | input | before | after | |",
                 "  | --- | --- | --- | --- |",

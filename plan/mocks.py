@@ -59,6 +59,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, region: str) -> None:
         self.region = region
+        self.earlier_names: dict[tuple[str, str], str] = {}
+        """(type, name) -> the name of the resource it aliases: Pulumi keeps that resource,
+        and with it the id and physical name it was created with, so the mocks make them from
+        the earlier name (RecordingMonitor fills this before each registration)."""
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
@@ -69,7 +73,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return handler(self.region), []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        t, name, inputs, r = args.typ, args.name, dict(args.inputs), self.region
+        t, inputs, r = args.typ, dict(args.inputs), self.region
+        name = self.earlier_names.get((t, args.name), args.name)
         ctx = _Resource(
             type=t,
             name=name,
@@ -314,6 +319,35 @@ class Registration:
     input_dependencies: dict[str, list[str]]
     """Input name -> URNs of the resources whose outputs that input was made from (the
     engine's property dependencies): what wires one resource to another, mock-independent."""
+    aliases: list[str]
+    """URNs this resource was known by before (Pulumi `aliases`): a deployed resource with one
+    of them is this one, updated in place rather than replaced."""
+
+
+def alias_urns(request: Any, urn: str) -> list[str]:
+    """The earlier URNs of a registration's `aliases`, as the engine derives them from each
+    alias spec (a field left empty keeps the resource's own: name, type, parent, stack,
+    project). Providers add their own (a type renamed between versions); ours rename."""
+    prefix, project, qualified, name = urn.split("::", 3)
+    chain, _, own_type = qualified.rpartition("$")
+    found = []
+    for alias in request.aliases:
+        if alias.urn:
+            found.append(alias.urn)
+            continue
+        spec = alias.spec
+        parent_chain = chain
+        if spec.noParent:
+            parent_chain = ""
+        elif spec.parentUrn:
+            parent_chain = spec.parentUrn.split("::", 3)[2]
+        type_ = spec.type or own_type
+        stack_prefix = f"urn:pulumi:{spec.stack}" if spec.stack else prefix
+        found.append(
+            f"{stack_prefix}::{spec.project or project}::"
+            f"{parent_chain + '$' if parent_chain else ''}{type_}::{spec.name or name}"
+        )
+    return found
 
 
 class RecordingMonitor(MockMonitor):
@@ -336,6 +370,10 @@ class RecordingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request: Any) -> Any:
+        earlier = [a.spec.name for a in request.aliases if not a.urn and a.spec.name]
+        if earlier and isinstance(self.mocks, RecordingMocks):
+            with self._lock:
+                self.mocks.earlier_names[(request.type, request.name)] = earlier[0]
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             _ensure_event_loop()
@@ -357,6 +395,7 @@ class RecordingMonitor(MockMonitor):
                             for key, deps in request.propertyDependencies.items()
                             if deps.urns
                         },
+                        aliases=alias_urns(request, response.urn),
                     )
                 )
         return response

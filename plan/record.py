@@ -79,6 +79,7 @@ def _entries(registrations: list[Registration], root: Path) -> list[dict[str, An
             "ignoreChanges": sorted(r.ignore_changes),
             "inputs": plain(r.inputs, root),
             "inputDependencies": dict(sorted(r.input_dependencies.items())),
+            **({"aliases": sorted(r.aliases)} if r.aliases else {}),
         }
         for r in registrations
     ]

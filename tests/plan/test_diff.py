@@ -213,3 +213,32 @@ def test_cli_reports_a_bad_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert status == 1
     err = capsys.readouterr().err
     assert "no-such-ref-xyz" in err and "exited" in err, err
+
+
+def test_a_resource_kept_under_a_new_name_is_no_add_and_no_remove() -> None:
+    """Pulumi matches deployed state by alias before it compares inputs
+    (https://www.pulumi.com/docs/iac/concepts/options/aliases/): a renamed resource whose
+    alias names the old URN is the same resource, updated in place or not at all."""
+    rule = "aws:cloudwatch/eventRule:EventRule"
+    old = entry(rule, "ev-ecr-push", description="old")
+    kept = {**entry(rule, "ev-event", description="old"), "aliases": [old["urn"]]}
+    diff = diff_plans([old], [kept])
+    assert diff.resources == ()
+    assert (diff.unchanged, diff.renamed) == (1, (("ev-ecr-push", "ev-event"),))
+    assert "Kept under a new name (aliases): `ev-ecr-push` → `ev-event`" in render_markdown(
+        diff, stack="dev", base="main"
+    )
+    updated = {**kept, "inputs": {"description": "new"}}
+    [changed] = diff_plans([old], [updated]).resources
+    assert (changed.kind, changed.name, changed.was) == ("changed", "ev-event", "ev-ecr-push")
+    assert "(`aws:cloudwatch/eventRule:EventRule`, was `ev-ecr-push`)" in render_markdown(
+        diff_plans([old], [updated]), stack="dev", base="main"
+    )
+    # Without the alias (or with one naming nothing deployed) it is a replacement.
+    plain = entry(rule, "ev-event", description="old")
+    stray = {**plain, "aliases": ["urn::elsewhere"]}
+    for head in (plain, stray):
+        assert [(r.kind, r.name) for r in diff_plans([old], [head]).resources] == [
+            ("added", "ev-event"),
+            ("removed", "ev-ecr-push"),
+        ]
