@@ -1,7 +1,9 @@
 """A stack deployed before functions were declared upgrades in place.
 
-The last commit with fixed function names is planned in a worktree (`plan.diff.plan_ref`, the
-same machinery as `make plan-diff`) with the fixture manifest, and diffed against this one. The
+The last commit with fixed function names was planned in a worktree (`plan.diff.plan_ref`, the
+same machinery as `make plan-diff`) with the fixture manifest; its plans are kept in
+tests/fixtures/upgrade/ (a clone may be shallow), and each is diffed against this commit's.
+`python -m tests.plan.test_upgrade` makes them again (it needs that commit in the clone). The
 EventBridge resources are now named after their functions (`-events-event`, `-events-timer`
 instead of `-events-ecr-push`, `-events-schedule`); without aliases the diff, like a real
 `pulumi up`, would replace all ten, and the terraform provider's create-then-delete would leave
@@ -16,9 +18,11 @@ EARLIER_LABELS). What must hold:
 
 from __future__ import annotations
 
-import os
-import subprocess
+import gzip
+import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,26 +34,19 @@ MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 BEFORE_DECLARATIONS = "81ba3a8"
 """main before functions were declared (the last commit with the fixed names)."""
 STACKS = ("dev", "sandbox", "prod")
+KEPT = ROOT / "tests" / "fixtures" / "upgrade"
+
+
+def _kept(stack: str) -> Path:
+    return KEPT / f"plan-{stack}-{BEFORE_DECLARATIONS}.json.gz"
 
 
 @pytest.fixture(scope="module")
-def old_plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
-    known = subprocess.run(
-        ["git", "cat-file", "-e", f"{BEFORE_DECLARATIONS}^{{commit}}"],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
-    if known.returncode != 0:
-        message = (
-            f"commit {BEFORE_DECLARATIONS} is not in this clone (a shallow one?): "
-            "run `git fetch --unshallow`"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    out = tmp_path_factory.mktemp("old-plans")
-    return {s: plan_ref(BEFORE_DECLARATIONS, s, MANIFEST, out / f"{s}.json") for s in STACKS}
+def old_plans() -> dict[str, list[Any]]:
+    missing = [str(_kept(s)) for s in STACKS if not _kept(s).is_file()]
+    if missing:
+        pytest.fail(f"{missing} missing: run `python -m tests.plan.test_upgrade`", pytrace=False)
+    return {s: json.loads(gzip.decompress(_kept(s).read_bytes())) for s in STACKS}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -86,3 +83,19 @@ def test_the_upgrade_updates_two_descriptions_and_nothing_else(old_plans, stack:
     assert all([c.path for c in r.changes] == ["description"] for r in changed)
     assert not any(r.replaces for r in changed)
     assert len(diff.renamed) == 10
+
+
+def main() -> int:
+    """Plan BEFORE_DECLARATIONS for every stack again and keep the plans (byte-stable)."""
+    KEPT.mkdir(parents=True, exist_ok=True)
+    for stack in STACKS:
+        entries = plan_ref(BEFORE_DECLARATIONS, stack, MANIFEST, KEPT / f"{stack}.json")
+        (KEPT / f"{stack}.json").unlink()
+        data = (json.dumps(entries, indent=1, sort_keys=True) + "\n").encode()
+        _kept(stack).write_bytes(gzip.compress(data, mtime=0))
+        print(f"wrote {_kept(stack)} ({len(entries)} resources)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
