@@ -12,7 +12,13 @@ Deploys:
   (components/rust_lambda.py);
 - an API Gateway REST API from app/routes.json behind a TOKEN authorizer (components/rest_api.py);
 - EventBridge rules: ECR pushes -> event, a schedule -> timer, with a dead-letter queue
-  (components/event_rules.py).
+  (components/event_rules.py);
+- alarms on every function, the API stage, the load balancer and service, the database, the
+  dead-letter queue and the rules, notifying an encrypted topic, and a dashboard of the same
+  (components/monitoring.py);
+- CodeDeploy deployment groups that move each runtime function's `live` alias to the version
+  `pulumi up` published, rolled back when its Errors alarm fires; `python -m rollout` starts
+  them after `up` (components/code_deploy.py).
 
 Configuration: Pulumi.yaml declares every key; Pulumi.<stack>.yaml sets values.
 """
@@ -24,10 +30,12 @@ from pathlib import Path
 import pulumi
 
 from components.certificate import Certificate, CertificateArgs
+from components.code_deploy import LambdaDeployments, LambdaDeploymentsArgs
 from components.database import Database, DatabaseArgs, ExternalDatabase
 from components.event_rules import EventRules, EventRulesArgs
 from components.manifest import manifest_path, read_manifest
 from components.migration import Migration, MigrationArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.rest_api import ApiDomain, RestApi, RestApiArgs
 from components.routes import load_routes
@@ -227,6 +235,7 @@ for fn_name, artifact in manifest.functions.items():
             timeout_seconds=lam.api_timeout_seconds if api_facing else lam.event_timeout_seconds,
             reserved_concurrency=lam.handler_reserved_concurrency if fn_name == "handler" else None,
             live_after=[migration.done],
+            alias_managed_by="codedeploy",
             log_retention_days=settings.log_retention_days,
             protect=settings.protect,
             tags=tags,
@@ -264,7 +273,7 @@ rest_api = RestApi(
 )
 
 ev = settings.events
-EventRules(
+event_rules = EventRules(
     f"{prefix}-events",
     EventRulesArgs(
         event_function=functions["event"],
@@ -279,6 +288,36 @@ EventRules(
     ),
 )
 
+mon = settings.monitoring
+monitoring = Monitoring(
+    f"{prefix}-monitoring",
+    MonitoringArgs(
+        functions={**functions, "migrate": migration.function},
+        thresholds=mon.thresholds,
+        api=rest_api,
+        service=service,
+        database=database,
+        dead_letter_queues={"events-dlq": event_rules.dlq_name},
+        event_rules=event_rules.rule_names,
+        notifications=mon.notifications,
+        emails=mon.emails,
+        https_endpoint=mon.https_endpoint,
+        tags=tags,
+    ),
+)
+# The migration's alias moves with `pulumi up` (it runs during it); the others through CodeDeploy.
+deployments = LambdaDeployments(
+    f"{prefix}-deploy",
+    LambdaDeploymentsArgs(
+        functions=functions,
+        rollback_alarms={key: [monitoring.errors_alarms[key]] for key in functions},
+        strategy=settings.rollout.strategy,
+        percent=settings.rollout.percent,
+        interval_minutes=settings.rollout.interval_minutes,
+        tags=tags,
+    ),
+)
+
 pulumi.export("api_url", rest_api.url)
 pulumi.export("service_url", service.url)
 pulumi.export("function_names", {k: f.function_name for k, f in functions.items()})
@@ -287,3 +326,7 @@ pulumi.export("database_endpoint", database.endpoint)
 # What this stack runs: the drift check rebuilds or downloads the deployed commit's artifacts
 # and proves they are these bytes before it previews (drift.yml).
 pulumi.export("artifact_digest", manifest.digest)
+pulumi.export("dashboard_url", monitoring.dashboard_url)
+pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+# What `python -m rollout` deploys: per function the version `up` published and its group.
+pulumi.export("rollout", deployments.plan)

@@ -97,6 +97,10 @@ class Database(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str] | None
     """The database's security group (None for an external database)."""
     endpoint: pulumi.Output[str]
+    instance_identifier: pulumi.Output[str] | None
+    """The RDS instance identifier (the `DBInstanceIdentifier` metric dimension); None when
+    external."""
+    allocated_storage_gb: int
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -126,6 +130,7 @@ class Database(pulumi.ComponentResource):
                 f"must be at least allocated_storage_gb ({args.allocated_storage_gb})"
             )
         self.app_username = args.app_username
+        self.allocated_storage_gb = args.allocated_storage_gb
         # Empty: the migration step writes it (the password never passes through Pulumi).
         self.app_secret_arn = aws.secretsmanager.Secret(
             f"{name}-app-credentials",
@@ -142,6 +147,7 @@ class Database(pulumi.ComponentResource):
             self.security_group_id = None
             self.master_secret_kms_key_arn = ext.secret_kms_key_arn
             self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
+            self.instance_identifier = None
             self.register_outputs({"host": self.host, "app_secret_arn": self.app_secret_arn})
             return
         child = pulumi.ResourceOptions(parent=self)
@@ -204,6 +210,7 @@ class Database(pulumi.ComponentResource):
         self.security_group_id = self._sg.id
         self.master_secret_kms_key_arn = None
         self.endpoint = instance.endpoint
+        self.instance_identifier = instance.identifier
         self.register_outputs(
             {"host": self.host, "app_secret_arn": self.app_secret_arn, "endpoint": self.endpoint}
         )

@@ -49,6 +49,9 @@ class EventRulesArgs:
 class EventRules(pulumi.ComponentResource):
     dlq_url: pulumi.Output[str]
     dlq_arn: pulumi.Output[str]
+    dlq_name: pulumi.Output[str]
+    rule_names: dict[str, pulumi.Output[str]]
+    """Label (`ecr-push`, `schedule`) -> rule name (the `RuleName` metric dimension)."""
     push_rule_arn: pulumi.Output[str]
     schedule_rule_arn: pulumi.Output[str]
 
@@ -186,6 +189,8 @@ class EventRules(pulumi.ComponentResource):
         )
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
+        self.dlq_name = dlq.name
+        self.rule_names = {"ecr-push": push_rule.name, "schedule": schedule_rule.name}
         self.push_rule_arn = push_rule.arn
         self.schedule_rule_arn = schedule_rule.arn
         self.register_outputs(

@@ -20,6 +20,7 @@ from components.settings.database import DatabaseSettings, read_database
 from components.settings.domains import DomainSettings, read_domains
 from components.settings.events import EventSettings, read_events
 from components.settings.functions import LambdaSettings, read_lambdas
+from components.settings.monitoring import MonitoringSettings, read_monitoring
 from components.settings.network import NetworkSettings, read_network
 from components.settings.reader import (
     ARCHITECTURES,
@@ -31,6 +32,7 @@ from components.settings.reader import (
     Reader,
     load_schema,
 )
+from components.settings.rollout import RolloutSettings, read_rollout
 from components.settings.service import ServiceSettings, read_service
 
 
@@ -55,6 +57,8 @@ class Settings:
     api: ApiSettings
     events: EventSettings
     domains: DomainSettings
+    monitoring: MonitoringSettings
+    rollout: RolloutSettings
 
 
 def _unknown_keys(r: Reader, configured: Iterable[str]) -> None:
@@ -127,6 +131,8 @@ def load_settings(
     api = read_api(r)
     events = read_events(r)
     domains = read_domains(r, production)
+    monitoring = read_monitoring(r, database)
+    rollout = read_rollout(r)
     if r.errors:
         raise ConfigError(stack, r.errors)
     return Settings(
@@ -146,4 +152,6 @@ def load_settings(
         api=api,
         events=events,
         domains=domains,
+        monitoring=monitoring,
+        rollout=rollout,
     )
