@@ -35,8 +35,8 @@ CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
-MINUTE_SECONDS = 0.3
-"""One minute of a deployment configuration in the fake (prod's 10-minute canary: 3 s)."""
+MINUTE_SECONDS = 0.5
+"""One minute of a deployment configuration in the fake (prod's 10-minute canary: 5 s)."""
 
 
 @dataclass

@@ -96,7 +96,7 @@ def test_nothing_changed_starts_nothing_and_exits_zero(deployed: Any) -> None:
 
 
 def test_a_deployment_past_its_timeout_is_stopped_and_rolled_back(deployed: Any) -> None:
-    stack: Deployed = deployed("prod")  # a 3 s canary here, and 0.6 s allowed
+    stack: Deployed = deployed("prod")  # a 5 s canary here, and 0.6 s allowed
     done = stack.rollout(
         "--outputs", str(stack.outputs()), "--only", "handler", "--timeout-minutes", "0.01"
     )
