@@ -23,7 +23,7 @@ export PGPORT ?= 55432
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PGPORT)/postgres
 
 .PHONY: help setup build plan plans plan-diff test lint typecheck test-py test-rust postgres \
-        preview up destroy bench clean static policy-check
+        preview up rollout destroy bench clean static policy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -103,6 +103,9 @@ preview: setup dist/manifest.json ## pulumi preview --diff -s STACK (needs the P
 
 up: setup dist/manifest.json ## pulumi up -s STACK (needs the Pulumi CLI and AWS credentials)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi up --stack $(STACK)
+
+rollout: setup ## python -m rollout --stack STACK: CodeDeploy moves the aliases to what `up` published (needs the Pulumi CLI and AWS credentials)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m rollout --stack $(STACK)
 
 destroy: setup ## pulumi destroy -s STACK (needs the Pulumi CLI and AWS credentials)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi destroy --stack $(STACK)

@@ -16,7 +16,13 @@ each Cargo.toml, recorded in the artifact manifest; docs/adopting.md), not a lis
 - the REST API from app/routes.json, served by the `api` function behind the `api-authorizer`
   one (components/rest_api.py);
 - one EventBridge rule per `schedule` or `event-pattern` function, with a shared dead-letter
-  queue (components/event_rules.py).
+  queue (components/event_rules.py);
+- alarms on every function, the API stage, the load balancer and service, the database, the
+  dead-letter queue and the rules, notifying an encrypted topic, and a dashboard of the same
+  (components/monitoring.py);
+- CodeDeploy deployment groups that move each function's `live` alias (all but the migration,
+  whose alias moves with `pulumi up`) to the version `pulumi up` published, rolled back when its
+  Errors alarm fires; `python -m rollout` starts them after `up` (components/code_deploy.py).
 
 Configuration: Pulumi.yaml declares every key; Pulumi.<stack>.yaml sets values and may
 override a function's declaration (function.<name>.<field>).
@@ -31,10 +37,12 @@ import pulumi
 import pulumi_aws as aws
 
 from components.certificate import Certificate, CertificateArgs
+from components.code_deploy import LambdaDeployments, LambdaDeploymentsArgs
 from components.database import Database, DatabaseArgs, ExternalDatabase
 from components.event_rules import EventRules, EventRulesArgs, EventTarget
 from components.manifest import manifest_path, read_manifest
 from components.migration import Migration, MigrationArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.rest_api import ApiDomain, RestApi, RestApiArgs
 from components.routes import load_routes
@@ -268,6 +276,8 @@ def function_args(artifact_name: str, fn: FunctionDeclaration) -> RustLambdaArgs
         timeout_seconds=fn.timeout,
         reserved_concurrency=fn.reserved_concurrency,
         tracing=fn.tracing,
+        # After creation the alias is CodeDeploy's to move (python -m rollout, after `up`).
+        alias_managed_by="codedeploy",
         # The schema changes before new code that reads it goes live.
         live_after=[migration.done] if migration is not None and fn.database else [],
         log_retention_days=settings.log_retention_days,
@@ -332,8 +342,9 @@ targets = [
     if fn.trigger.kind in ("schedule", "event-pattern")
 ]
 ev = settings.events
+event_rules = None
 if targets:
-    EventRules(
+    event_rules = EventRules(
         f"{prefix}-events",
         EventRulesArgs(
             targets=targets,
@@ -344,6 +355,42 @@ if targets:
             tags=tags,
         ),
     )
+
+mon = settings.monitoring
+monitoring = Monitoring(
+    f"{prefix}-monitoring",
+    MonitoringArgs(
+        functions={
+            **functions,
+            **({migration.function_name: migration.function} if migration is not None else {}),
+        },
+        thresholds=mon.thresholds,
+        api=rest_api,
+        service=service,
+        database=database,
+        dead_letter_queues={"events-dlq": event_rules.dlq_name} if event_rules else {},
+        event_rules=event_rules.rule_names if event_rules else {},
+        notifications=mon.notifications,
+        emails=mon.emails,
+        https_endpoint=mon.https_endpoint,
+        tags=tags,
+    ),
+)
+deployments = (
+    LambdaDeployments(
+        f"{prefix}-deploy",
+        LambdaDeploymentsArgs(
+            functions=functions,
+            rollback_alarms={key: [monitoring.errors_alarms[key]] for key in functions},
+            strategy=settings.rollout.strategy,
+            percent=settings.rollout.percent,
+            interval_minutes=settings.rollout.interval_minutes,
+            tags=tags,
+        ),
+    )
+    if functions
+    else None
+)
 
 if rest_api is not None:
     pulumi.export("api_url", rest_api.url)
@@ -369,3 +416,7 @@ pulumi.export(
 # What this stack runs: the drift check rebuilds or downloads the deployed commit's artifacts
 # and proves they are these bytes before it previews (drift.yml).
 pulumi.export("artifact_digest", manifest.digest)
+pulumi.export("dashboard_url", monitoring.dashboard_url)
+pulumi.export("alarm_topic_arn", monitoring.topic_arn)
+# What `python -m rollout` deploys: per function the version `up` published and its group.
+pulumi.export("rollout", deployments.plan if deployments is not None else {})

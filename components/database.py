@@ -100,6 +100,10 @@ class Database(pulumi.ComponentResource):
     security_group_id: pulumi.Output[str] | None
     """The database's security group (None for an external database)."""
     endpoint: pulumi.Output[str]
+    instance_identifier: pulumi.Output[str] | None
+    """The RDS instance identifier (the `DBInstanceIdentifier` metric dimension); None when
+    external."""
+    allocated_storage_gb: int
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -129,6 +133,7 @@ class Database(pulumi.ComponentResource):
                 f"must be at least allocated_storage_gb ({args.allocated_storage_gb})"
             )
         self.app_username = args.app_username
+        self.allocated_storage_gb = args.allocated_storage_gb
         # Empty: the migration step writes it (the password never passes through Pulumi).
         self.app_secret_arn = aws.secretsmanager.Secret(
             f"{name}-app-credentials",
@@ -148,6 +153,7 @@ class Database(pulumi.ComponentResource):
             self._port = ext.port
             self.master_secret_kms_key_arn = ext.secret_kms_key_arn
             self.endpoint = pulumi.Output.from_input(f"{ext.host}:{ext.port}")
+            self.instance_identifier = None
             self.register_outputs({"host": self.host, "app_secret_arn": self.app_secret_arn})
             return
         child = pulumi.ResourceOptions(parent=self)
@@ -211,6 +217,7 @@ class Database(pulumi.ComponentResource):
         self.security_group_id = self._sg.id
         self.master_secret_kms_key_arn = None
         self.endpoint = instance.endpoint
+        self.instance_identifier = instance.identifier
         self.register_outputs(
             {"host": self.host, "app_secret_arn": self.app_secret_arn, "endpoint": self.endpoint}
         )

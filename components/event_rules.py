@@ -69,6 +69,9 @@ class EventRules(pulumi.ComponentResource):
     dlq_arn: pulumi.Output[str]
     rule_arns: dict[str, pulumi.Output[str]]
     """Each target's rule, by label."""
+    dlq_name: pulumi.Output[str]
+    rule_names: dict[str, pulumi.Output[str]]
+    """Label (the function's name) -> rule name (the `RuleName` metric dimension)."""
 
     def __init__(
         self, name: str, args: EventRulesArgs, opts: pulumi.ResourceOptions | None = None
@@ -91,6 +94,7 @@ class EventRules(pulumi.ComponentResource):
         )
         dead_letter = aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq.arn)
         self.rule_arns = {}
+        self.rule_names = {}
         for target in args.targets:
             label, function = target.label, target.function
 
@@ -117,6 +121,7 @@ class EventRules(pulumi.ComponentResource):
                 opts=child_of(""),
             )
             self.rule_arns[label] = rule.arn
+            self.rule_names[label] = rule.name
             permission = aws.lambda_.Permission(
                 f"{name}-{label}-invoke",
                 action="lambda:InvokeFunction",
@@ -180,6 +185,7 @@ class EventRules(pulumi.ComponentResource):
         )
         self.dlq_url = dlq.url
         self.dlq_arn = dlq.arn
+        self.dlq_name = dlq.name
         self.register_outputs({"dlq_arn": self.dlq_arn, "rule_arns": self.rule_arns})
 
 

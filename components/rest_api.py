@@ -198,6 +198,8 @@ class RestApi(pulumi.ComponentResource):
     body: pulumi.Output[str]
     """The OpenAPI document imported as the API."""
     stage_name: pulumi.Output[str]
+    api_name: pulumi.Output[str]
+    """The REST API's name (the `ApiName` dimension of its CloudWatch metrics)."""
     domain_target: pulumi.Output[str] | None
     """The regional domain name to alias `domain` to (None without a domain)."""
 
@@ -314,6 +316,7 @@ class RestApi(pulumi.ComponentResource):
         self.execution_arn = api.execution_arn
         self.body = body
         self.stage_name = stage.stage_name
+        self.api_name = api.name
         self.register_outputs(
             {"url": self.url, "rest_api_id": self.rest_api_id, "execution_arn": self.execution_arn}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -17,6 +17,10 @@ TYPE = "rust-on-aws:rust_lambda:RustLambda"
 ALIAS = "live"
 RUNTIMES = ("provided.al2023", "provided.al2")
 ARCHITECTURES = ("x86_64", "arm64")
+ALIAS_MANAGERS = ("pulumi", "codedeploy")
+#: The alias inputs CodeDeploy changes while it shifts traffic: Pulumi ignores them after
+#: creation when CodeDeploy moves the alias, so neither undoes the other.
+CODEDEPLOY_OWNED = ("functionVersion", "routingConfig")
 #: Variables that would carry a credential; never set (the secret is read at init).
 FORBIDDEN_ENV = ("DB_PASSWORD", "PGPASSWORD", "DATABASE_URL")
 
@@ -64,6 +68,12 @@ class RustLambdaArgs:
     """The `live` alias (what every trigger invokes) moves to a newly published version only
     after these: the migration step, so no trigger reaches new code on the old schema.
     Default none."""
+    alias_managed_by: Literal["pulumi", "codedeploy"] = "pulumi"
+    """Who moves the `live` alias to a newly published version. "pulumi": this component, in
+    the `pulumi up` that publishes it (after `live_after`). "codedeploy": Pulumi points the
+    alias at the first version when it creates it and then ignores its `functionVersion` and
+    `routingConfig`; a CodeDeploy deployment (`components/code_deploy.py`, started by
+    `python -m rollout` after `pulumi up`) shifts traffic to `version`. Default "pulumi"."""
     protect: bool = False
     """Pulumi `protect` on the log group. Default false."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -83,6 +93,16 @@ class RustLambda(pulumi.ComponentResource):
     """The execution role's name (other components attach their grants to it)."""
     security_group_id: pulumi.Output[str] | None
     """The function's security group (None outside a VPC)."""
+    version: pulumi.Output[str]
+    """The version the last `pulumi up` published: where the `live` alias is (alias managed by
+    Pulumi) or where a CodeDeploy rollout moves it."""
+    timeout_seconds: int
+    """The function's timeout, seconds (what its duration alarm is a fraction of)."""
+    memory_mb: int
+    reserved_concurrency: int | None
+    """Reserved concurrent executions, or None when unreserved."""
+    alias_managed_by: str
+    """"pulumi" or "codedeploy" (`RustLambdaArgs.alias_managed_by`)."""
 
     def __init__(
         self, name: str, args: RustLambdaArgs, opts: pulumi.ResourceOptions | None = None
@@ -179,7 +199,16 @@ class RustLambda(pulumi.ComponentResource):
             name=ALIAS,
             function_name=function.name,
             function_version=function.version,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.live_after)),
+            # With CodeDeploy the alias's version and weights are CodeDeploy's once it exists: a
+            # preview after a rollout shows no change and an `up` never resets shifted traffic.
+            # The alias has no other input that could make Pulumi update it.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.live_after),
+                ignore_changes=(
+                    list(CODEDEPLOY_OWNED) if args.alias_managed_by == "codedeploy" else None
+                ),
+            ),
         )
         self.function_name = function.name
         self.function_arn = function.arn
@@ -189,11 +218,17 @@ class RustLambda(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.role_name = role.name
         self.security_group_id = sg.id if sg is not None else None
+        self.version = function.version
+        self.timeout_seconds = args.timeout_seconds
+        self.memory_mb = args.memory_mb
+        self.reserved_concurrency = args.reserved_concurrency
+        self.alias_managed_by = args.alias_managed_by
         self.register_outputs(
             {
                 "function_name": self.function_name,
                 "alias_arn": self.alias_arn,
                 "alias_invoke_arn": self.alias_invoke_arn,
+                "version": self.version,
             }
         )
 
@@ -238,6 +273,11 @@ def _validate(name: str, args: RustLambdaArgs) -> None:
         raise ValueError(
             f"RustLambda {name}: vpc_id and subnet_ids go together, got vpc_id="
             f"{args.vpc_id!r} and subnet_ids={args.subnet_ids!r}; pass both or neither"
+        )
+    if args.alias_managed_by not in ALIAS_MANAGERS:
+        raise ValueError(
+            f"RustLambda {name}: alias_managed_by must be one of {ALIAS_MANAGERS}, got "
+            f"{args.alias_managed_by!r}"
         )
     if args.tracing not in (None, "Active", "PassThrough"):
         raise ValueError(

@@ -167,6 +167,10 @@ class Service(pulumi.ComponentResource):
     """The tasks' security group (the database admits it)."""
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
+    load_balancer_arn_suffix: pulumi.Output[str]
+    """`app/<name>/<id>`: the `LoadBalancer` dimension of its CloudWatch metrics."""
+    target_group_arn_suffix: pulumi.Output[str]
+    """`targetgroup/<name>/<id>`: the `TargetGroup` dimension."""
 
     def __init__(
         self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
@@ -535,6 +539,8 @@ class Service(pulumi.ComponentResource):
         self.security_group_id = task_sg.id
         self.cluster_name = cluster.name
         self.service_name = service.name
+        self.load_balancer_arn_suffix = alb.arn_suffix
+        self.target_group_arn_suffix = target_group.arn_suffix
         self.register_outputs(
             {
                 "url": self.url,

@@ -130,6 +130,7 @@ def _alias(c: _Resource) -> dict[str, Any]:
 
 def _rest_api(c: _Resource) -> dict[str, Any]:
     return {
+        "name": c.physical,
         "rootResourceId": _hex(c.rid, n=10),
         "executionArn": c.arn("execute-api", c.rid),
         "arn": f"arn:aws:apigateway:{c.region}::/restapis/{c.rid}",
@@ -151,9 +152,17 @@ def _load_balancer(c: _Resource) -> dict[str, Any]:
     }
 
 
+def _target_group(c: _Resource) -> dict[str, Any]:
+    # Target group names are at most 32 characters; the ARN ends targetgroup/<name>/<16 hex>
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+    suffix = f"targetgroup/{c.physical[:32].rstrip('-')}/{c.h[:16]}"
+    return {"arn": c.arn("elasticloadbalancing", suffix), "arnSuffix": suffix}
+
+
 def _db_instance(c: _Resource) -> dict[str, Any]:
     address = f"{c.physical}.{c.h[:12]}.{c.region}.rds.amazonaws.com"
     return {
+        "identifier": c.physical,
         "address": address,
         "port": 5432,
         "endpoint": f"{address}:5432",
@@ -197,6 +206,15 @@ def _certificate(c: _Resource) -> dict[str, Any]:
     }
 
 
+def _deployment_group(c: _Resource) -> dict[str, Any]:
+    app, group = c.inputs["appName"], c.inputs["deploymentGroupName"]
+    return {
+        "arn": c.arn("codedeploy", f"deploymentgroup:{app}/{group}"),
+        "deploymentGroupId": _uuid(c.h),
+        "computePlatform": "Lambda",
+    }
+
+
 def _domain_name(c: _Resource) -> dict[str, Any]:
     return {
         "arn": f"arn:aws:apigateway:{c.region}::/domainnames/{c.inputs['domainName']}",
@@ -214,6 +232,7 @@ _OUTPUTS: dict[str, Callable[[_Resource], dict[str, Any]]] = {
     "aws:apigateway/stage:Stage": _stage,
     "aws:apigateway/domainName:DomainName": _domain_name,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:rds/instance:Instance": _db_instance,
     "aws:rds/subnetGroup:SubnetGroup": lambda c: {"name": c.physical},
     "aws:ecr/repository:Repository": _repository,
@@ -249,6 +268,33 @@ _OUTPUTS: dict[str, Callable[[_Resource], dict[str, Any]]] = {
     "aws:secretsmanager/secret:Secret": lambda c: {
         "arn": c.arn("secretsmanager", f"secret:{c.physical}-{c.h[:6]}")
     },
+    # ARN formats of the Service Authorization Reference (SNS, KMS, CloudWatch, CodeDeploy:
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
+    "aws:kms/key:Key": lambda c: {
+        "arn": c.arn("kms", f"key/{_uuid(c.h)}"),
+        "keyId": _uuid(c.h),
+    },
+    "aws:sns/topic:Topic": lambda c: {"name": c.physical, "arn": c.arn("sns", c.physical)},
+    "aws:sns/topicSubscription:TopicSubscription": lambda c: {
+        "arn": f"{c.inputs['topic']}:{_uuid(c.h)}"
+    },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("cloudwatch", f"alarm:{c.physical}"),
+    },
+    "aws:cloudwatch/dashboard:Dashboard": lambda c: {
+        "dashboardArn": c.arn("cloudwatch", f"dashboard/{c.inputs['dashboardName']}", region=False),
+    },
+    "aws:codedeploy/application:Application": lambda c: {
+        "name": c.physical,
+        "arn": c.arn("codedeploy", f"application:{c.physical}"),
+        "applicationId": _uuid(c.h),
+    },
+    "aws:codedeploy/deploymentConfig:DeploymentConfig": lambda c: {
+        "arn": c.arn("codedeploy", f"deploymentconfig:{c.inputs['deploymentConfigName']}"),
+        "deploymentConfigId": _uuid(c.h),
+    },
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": _deployment_group,
 }
 
 

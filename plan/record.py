@@ -146,8 +146,8 @@ def run_plan(
 
     Entries are sorted by (name, type). `manifest` replaces the configured artifact manifest
     (tests use tests/fixtures/manifest.json; ROA_MANIFEST is then ignored); `overrides` sets or
-    (with None) unsets full config keys, e.g. {"rust-on-aws:lambdaMemoryMb": 64}. Errors of the
-    program (ConfigError, ManifestError, RouteError, ...) propagate unchanged.
+    (with None) unsets full config keys, e.g. {"rust-on-aws:function.handler.memory": 256}.
+    Errors of the program (ConfigError, ManifestError, RouteError, ...) propagate unchanged.
     """
     root = root.resolve()
     project = project_name(root)

@@ -45,6 +45,7 @@ def resource_from_plan(entry: Mapping[str, Any]) -> Resource:
         props=entry.get("inputs") or {},
         urn=str(entry.get("urn") or ""),
         parent=entry.get("parent"),
+        ignore_changes=tuple(entry.get("ignoreChanges") or ()),
     )
 
 

@@ -41,6 +41,9 @@ class Resource:
     props: Mapping[str, Any]
     urn: str = ""
     parent: str | None = None
+    ignore_changes: tuple[str, ...] = ()
+    """The `ignore_changes` resource option: inputs Pulumi leaves to someone else after
+    creation (e.g. a Lambda alias's version, which CodeDeploy moves)."""
 
     @property
     def stack(self) -> str | None:

@@ -15,6 +15,7 @@ from pulumi_policy import (
     EnforcementLevel,
     Policy,
     PolicyResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -57,15 +58,28 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _resource(type_: str, name: str, urn: str, props: Any, parent: str | None) -> Resource:
-    return Resource(type=type_, name=name, props=plain(props), urn=urn, parent=parent)
+def _resource(
+    type_: str,
+    name: str,
+    urn: str,
+    props: Any,
+    parent: str | None,
+    *,
+    opts: PolicyResourceOptions | None = None,
+) -> Resource:
+    ignored = tuple(opts.ignore_changes or ()) if opts is not None else ()
+    return Resource(
+        type=type_, name=name, props=plain(props), urn=urn, parent=parent, ignore_changes=ignored
+    )
 
 
 def _resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if args.resource_type not in rule.types:
             return
-        resource = _resource(args.resource_type, args.name, args.urn, args.props, None)
+        resource = _resource(
+            args.resource_type, args.name, args.urn, args.props, None, opts=args.opts
+        )
         try:
             messages = list(rule.check(resource))
         except Unknown:
@@ -85,7 +99,14 @@ def _resource_policy(rule: ResourceRule) -> ResourceValidationPolicy:
 
 def _policy_resources(resources: Sequence[PolicyResource]) -> list[Resource]:
     return [
-        _resource(r.resource_type, r.name, r.urn, r.props, r.parent.name if r.parent else None)
+        _resource(
+            r.resource_type,
+            r.name,
+            r.urn,
+            r.props,
+            r.parent.name if r.parent else None,
+            opts=r.opts,
+        )
         for r in resources
     ]
 

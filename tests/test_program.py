@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,16 +21,19 @@ MANIFEST = ROOT / "tests" / "fixtures" / "manifest.json"
 NS = "rust-on-aws:"
 
 
-def test_exports_exactly_the_seven_outputs() -> None:
+def test_exports_exactly_the_ten_outputs() -> None:
     monitor = RecordingMonitor()
     run_plan("dev", root=ROOT, manifest=MANIFEST, monitor=monitor)
     exports = monitor.exports
     assert sorted(exports) == [
+        "alarm_topic_arn",
         "api_url",
         "artifact_digest",
+        "dashboard_url",
         "database_endpoint",
         "ecr_repository_url",
         "function_names",
+        "rollout",
         "security_group_ids",
         "service_url",
     ]
@@ -59,14 +63,35 @@ def test_exports_exactly_the_seven_outputs() -> None:
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     assert exports["artifact_digest"] == hashlib.sha256(text.encode()).hexdigest()
+    # SNS topic ARN: arn:aws:sns:<region>:<account>:<topic name>
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html)
+    assert re.fullmatch(
+        r"arn:aws:sns:eu-west-1:\d{12}:rust-on-aws-dev-monitoring-alarms",
+        exports["alarm_topic_arn"],
+    )
+    assert exports["dashboard_url"] == (
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1"
+        "#dashboards/dashboard/rust-on-aws-dev-monitoring"
+    )
+    # what `python -m rollout` reads (docs/contracts.md section 7): the four runtime
+    # functions, each with its own deployment group; migrate moves with `pulumi up`
+    rollout = exports["rollout"]
+    assert rollout["strategy"] == "all-at-once"
+    assert set(rollout["functions"]) == {"authorizer", "handler", "event", "timer"}
+    for key, entry in rollout["functions"].items():
+        assert entry["function_name"] == f"rust-on-aws-dev-{key}"
+        assert entry["deployment_group"] == entry["function_name"]
+        assert entry["alias"] == "live"
 
 
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
         ({NS + "environment": None}, "environment"),
-        ({NS + "lambdaMemoryMb": "huge"}, "lambdaMemoryMb"),
-        ({NS + "scheduleExpression": "rate(2 hour)"}, "scheduleExpression"),
+        ({NS + "function.handler.memory": "huge"}, "function.handler.memory"),
+        ({NS + "function.timer.schedule": "rate(2 hour)"}, "function.timer.schedule"),
+        ({NS + "function.handler.timeout": 30}, "function.handler.timeout"),
+        ({NS + "function.nobody.memory": 256}, "function.nobody.memory"),
         ({NS + "architecture": "sparc"}, "architecture"),
         ({NS + "logRetentionDays": 2}, "logRetentionDays"),
         ({NS + "natGateways": 3}, "natGateways"),

@@ -15,6 +15,7 @@ from components.settings.domains import Domain, DomainSettings
 from components.settings.events import EventSettings
 from components.settings.functions import LambdaSettings, resolve_functions
 from components.settings.load import Settings, load_settings
+from components.settings.monitoring import MonitoringSettings, Thresholds
 from components.settings.network import NetworkSettings
 from components.settings.reader import (
     ARCHITECTURES,
@@ -29,6 +30,7 @@ from components.settings.reader import (
     KeySpec,
     load_schema,
 )
+from components.settings.rollout import RolloutSettings
 from components.settings.service import ServiceSettings
 from declarations.schedule import schedule_problem
 
@@ -49,9 +51,12 @@ __all__ = [
     "EventSettings",
     "KeySpec",
     "LambdaSettings",
+    "MonitoringSettings",
     "NetworkSettings",
+    "RolloutSettings",
     "ServiceSettings",
     "Settings",
+    "Thresholds",
     "load_schema",
     "load_settings",
     "resolve_functions",

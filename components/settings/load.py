@@ -21,6 +21,7 @@ from components.settings.domains import DomainSettings, read_domains
 from components.settings.events import EventSettings, read_events
 from components.settings.functions import PREFIX as FUNCTION_PREFIX
 from components.settings.functions import LambdaSettings, read_functions
+from components.settings.monitoring import MonitoringSettings, read_monitoring
 from components.settings.network import NetworkSettings, read_network
 from components.settings.reader import (
     ARCHITECTURES,
@@ -32,6 +33,7 @@ from components.settings.reader import (
     Reader,
     load_schema,
 )
+from components.settings.rollout import RolloutSettings, read_rollout
 from components.settings.service import ServiceSettings, read_service
 
 
@@ -56,6 +58,8 @@ class Settings:
     api: ApiSettings
     events: EventSettings
     domains: DomainSettings
+    monitoring: MonitoringSettings
+    rollout: RolloutSettings
 
 
 def _unknown_keys(r: Reader, configured: Iterable[str]) -> None:
@@ -128,6 +132,8 @@ def load_settings(
     api = read_api(r)
     events = read_events(r)
     domains = read_domains(r, production)
+    monitoring = read_monitoring(r, database)
+    rollout = read_rollout(r)
     if r.errors:
         raise ConfigError(stack, r.errors)
     return Settings(
@@ -147,4 +153,6 @@ def load_settings(
         api=api,
         events=events,
         domains=domains,
+        monitoring=monitoring,
+        rollout=rollout,
     )

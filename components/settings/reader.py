@@ -140,16 +140,17 @@ class Reader:
         self.fail(key, "must be true or false", value, self.set_fix(key, "true"))
         return False
 
-    def strings(self, key: str) -> tuple[str, ...]:
+    def strings(self, key: str, example: Sequence[str] = ("subnet-0abc",)) -> tuple[str, ...]:
         spec, value = self._value(key)
         assert spec.type == "array", key
+        given = value
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
                 value = None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, "must be a list of strings", value, self.set_fix(key, ["subnet-0abc"]))
+            self.fail(key, "must be a list of strings", given, self.set_fix(key, list(example)))
             return ()
         return tuple(value)
 

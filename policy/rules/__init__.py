@@ -19,6 +19,7 @@ from policy.rules import (
     iam,
     load_balancer,
     logs_events,
+    monitoring,
     network,
     rds,
 )
@@ -34,6 +35,7 @@ RULES: tuple[Rule, ...] = (
     *logs_events.RULES,
     *network.RULES,
     *load_balancer.RULES,
+    *monitoring.RULES,
 )
 """Every guardrail, in the order the reports list them."""
 

@@ -7,8 +7,9 @@ to build/, components/, __main__.py, the stack files or the runtime tests:
 1. `python -m build all` discovers it from its Cargo.toml, compiles, audits and zips it, and
    records its declaration in the manifest;
 2. the plan of that manifest, against the plan of this checkout's own build, adds exactly the
-   reporter's resources (and admits its rule to the shared DLQ), and changes no other
-   function's code: the builds are byte-reproducible and the new crate changes no other binary;
+   reporter's resources (its function, rule, alarms, deployment group; the shared DLQ,
+   dashboard and CodeDeploy role take it in), and changes no other function's code: the
+   builds are byte-reproducible and the new crate changes no other binary;
 3. the runtime tests' generic check (tests/runtime/test_declared.py), pointed at that workspace
    and its build, runs the reporter under the emulator with the rest;
 4. in the minimal Lambda root, its answer carries the title its declaration sets, with
@@ -136,10 +137,15 @@ def test_the_plan_adds_exactly_its_resources(built: Path, own_build: Path) -> No
     assert diff.of_kind("added")
     # Every other function's code is the same bytes: no code change shows in the preview.
     changed = {r.name: r for r in diff.of_kind("changed")}
-    assert sorted(changed) == sorted(
-        {"rust-on-aws-dev-events-dlq-policy", "rust-on-aws-dev-server-image"} & set(changed)
-    )
-    assert "rust-on-aws-dev-events-dlq-policy" in changed
+    # Shared resources that take the new function in: the DLQ's policy (its rule), the
+    # dashboard (its graphs), CodeDeploy's role (its alias). No function's code.
+    shared = {
+        "rust-on-aws-dev-events-dlq-policy",
+        "rust-on-aws-dev-monitoring-dashboard",
+        "rust-on-aws-dev-deploy-policy",
+    }
+    assert set(changed) - {"rust-on-aws-dev-server-image"} == shared
+    assert not any(r.replaces for r in changed.values())
     if "rust-on-aws-dev-server-image" in changed:
         # Only where the two builds were written (two temporary folders); the tag is the
         # image's content, the same.

@@ -170,3 +170,53 @@ def test_guard_architecture_and_zip(run, manifest) -> None:
     folder = dataclasses.replace(artifact, zip_path=artifact.zip_path.parent)
     with pytest.raises(ValueError, match=r"artifact must be a \.zip file"):
         run(lambda: RustLambda("fn", args(manifest, artifact=folder)))
+
+
+ALIAS = "aws:lambda/alias:Alias"
+
+
+def test_codedeploy_owns_the_alias_version_after_creation(run, manifest) -> None:
+    """alias_managed_by="codedeploy": the alias starts on the published version, then Pulumi
+    ignores its version and weights (CodeDeploy's UpdateAlias changes exactly those:
+    https://docs.aws.amazon.com/lambda/latest/api/API_UpdateAlias.html), so a preview after a
+    rollout shows no change and an `up` never resets shifted traffic."""
+    plan = run(lambda: RustLambda("fn", args(manifest, alias_managed_by="codedeploy")))
+    alias = plan.one(ALIAS)
+    assert alias["ignoreChanges"] == ["functionVersion", "routingConfig"]
+    assert {e["name"] for e in plan.fed_by(alias, "functionVersion")} == {"fn"}
+    # nothing else on the alias that an update could carry
+    assert set(alias["inputs"]) == {"name", "functionName", "functionVersion"}
+
+
+def test_pulumi_moves_its_own_aliases(run, manifest) -> None:
+    plan = run(lambda: RustLambda("fn", args(manifest)))
+    assert plan.one(ALIAS)["ignoreChanges"] == []
+
+
+def test_the_facts_monitoring_and_rollouts_read_are_plain_values(run, manifest) -> None:
+    found: dict[str, RustLambda] = {}
+
+    def program() -> None:
+        found["fn"] = RustLambda(
+            "fn",
+            args(
+                manifest,
+                timeout_seconds=12,
+                reserved_concurrency=40,
+                memory_mb=512,
+                alias_managed_by="codedeploy",
+            ),
+        )
+
+    run(program)
+    fn = found["fn"]
+    assert (fn.timeout_seconds, fn.reserved_concurrency, fn.memory_mb) == (12, 40, 512)
+    assert fn.alias_managed_by == "codedeploy"
+
+
+def test_an_unknown_alias_manager_is_refused(run, manifest) -> None:
+    with pytest.raises(ValueError) as info:
+        run(lambda: RustLambda("fn", args(manifest, alias_managed_by="terraform")))
+    assert str(info.value) == (
+        "RustLambda fn: alias_managed_by must be one of ('pulumi', 'codedeploy'), got 'terraform'"
+    )

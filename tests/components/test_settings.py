@@ -267,7 +267,7 @@ BAD = [
     pytest.param(
         {"existingPublicSubnetIds": "subnet-1,subnet-2"},
         "dev",
-        "rust-on-aws:existingPublicSubnetIds: must be a list of strings, got None; "
+        "rust-on-aws:existingPublicSubnetIds: must be a list of strings, got 'subnet-1,subnet-2'; "
         "fix: pulumi config set existingPublicSubnetIds '[\"subnet-0abc\"]' -s dev",
         id="wrong-type-array",
     ),
@@ -426,6 +426,125 @@ BAD = [
         "got 't4g.micro'; fix: pulumi config set dbInstanceClass 'db.t4g.micro' -s dev",
         id="db-instance-class",
     ),
+    # --- monitoring ------------------------------------------------------------------------
+    pytest.param(
+        {"alarmEmails": ["oncall"]},
+        "sandbox",
+        "rust-on-aws:alarmEmails: each entry must be an e-mail address (local@domain.tld, no "
+        "spaces), got 'oncall'; fix: pulumi config set alarmEmails '[\"oncall@example.com\"]' "
+        "-s sandbox",
+        id="email-no-domain",
+    ),
+    pytest.param(
+        {"alarmEmails": ["ops@example.com", "Ops@Example.com"]},
+        "sandbox",
+        "rust-on-aws:alarmEmails: must not list an address twice, got 'Ops@Example.com'; fix: "
+        "pulumi config set alarmEmails '[\"oncall@example.com\"]' -s sandbox",
+        id="email-twice",
+    ),
+    pytest.param(
+        {"alarmEmails": "oncall@example.com", "alarmNotifications": False},
+        "sandbox",
+        "rust-on-aws:alarmEmails: must be a list of strings, got 'oncall@example.com'; fix: "
+        "pulumi config set alarmEmails '[\"oncall@example.com\"]' -s sandbox",
+        id="emails-not-a-list",
+    ),
+    pytest.param(
+        {"alarmHttpsEndpoint": "http://events.example.com/sns"},
+        "dev",
+        "rust-on-aws:alarmHttpsEndpoint: must be an https:// URL with a host (SNS delivers over "
+        "TLS only) or empty, got 'http://events.example.com/sns'; fix: pulumi config set "
+        "alarmHttpsEndpoint 'https://events.example.com/sns' -s dev",
+        id="https-endpoint-plain-http",
+    ),
+    pytest.param(
+        {"alarmNotifications": True},
+        "dev",
+        "rust-on-aws:alarmNotifications: true needs alarmEmails or alarmHttpsEndpoint to "
+        "deliver to, got True; fix: pulumi config set alarmEmails '[\"oncall@example.com\"]' "
+        "-s dev (or pulumi config set alarmNotifications false -s dev to keep the alarms silent)",
+        id="notifications-to-nobody",
+    ),
+    pytest.param(
+        {"alarmLambdaDurationPercent": 101},
+        "dev",
+        "rust-on-aws:alarmLambdaDurationPercent: must be in 10..100 (percent of the timeout), "
+        "got 101; fix: pulumi config set alarmLambdaDurationPercent '10' -s dev",
+        id="duration-percent-above-100",
+    ),
+    pytest.param(
+        {"alarmApi5xxPercent": 0},
+        "dev",
+        "rust-on-aws:alarmApi5xxPercent: must be in 1..100 (percent), got 0; fix: pulumi config "
+        "set alarmApi5xxPercent '1' -s dev",
+        id="api-5xx-percent-zero",
+    ),
+    pytest.param(
+        {"alarmApiLatencyP99Ms": 40000},
+        "dev",
+        "rust-on-aws:alarmApiLatencyP99Ms: must be in 10..30000 (milliseconds), got 40000; fix: "
+        "pulumi config set alarmApiLatencyP99Ms '10' -s dev",
+        id="api-latency-beyond-the-integration-timeout",
+    ),
+    pytest.param(
+        {"alarmEvaluationMinutes": 0},
+        "dev",
+        "rust-on-aws:alarmEvaluationMinutes: must be in 1..60 (one-minute periods), got 0; fix: "
+        "pulumi config set alarmEvaluationMinutes '1' -s dev",
+        id="evaluation-minutes-zero",
+    ),
+    pytest.param(
+        {"alarmLambdaErrors": "some"},
+        "dev",
+        "rust-on-aws:alarmLambdaErrors: must be an integer (errors per minute), got 'some'; fix: "
+        "pulumi config set alarmLambdaErrors '1' -s dev",
+        id="errors-threshold-not-a-number",
+    ),
+    pytest.param(
+        {"alarmDbFreeStorageGb": 20},
+        "dev",
+        "rust-on-aws:alarmDbFreeStorageGb: must be below dbAllocatedStorageGb (20), or the alarm "
+        "fires from the start, got 20; fix: pulumi config set alarmDbFreeStorageGb '2' -s dev",
+        id="free-storage-threshold-above-the-storage",
+    ),
+    # --- rollouts --------------------------------------------------------------------------
+    pytest.param(
+        {"lambdaDeploymentStrategy": "blue-green"},
+        "dev",
+        "rust-on-aws:lambdaDeploymentStrategy: must be one of canary, linear, all-at-once, got "
+        "'blue-green'; fix: pulumi config set lambdaDeploymentStrategy 'canary' -s dev",
+        id="unknown-strategy",
+    ),
+    pytest.param(
+        {"lambdaDeploymentPercent": 100},
+        "prod",
+        "rust-on-aws:lambdaDeploymentPercent: must be in 1..99 (percent of the traffic), got "
+        "100; fix: pulumi config set lambdaDeploymentPercent '1' -s prod",
+        id="canary-of-everything",
+    ),
+    pytest.param(
+        {"lambdaDeploymentPercent": 60},
+        "sandbox",
+        "rust-on-aws:lambdaDeploymentPercent: must be at most 50 with lambdaDeploymentStrategy "
+        "linear (at least two steps; one step is all-at-once), got 60; fix: pulumi config set "
+        "lambdaDeploymentPercent '10' -s sandbox",
+        id="linear-in-one-step",
+    ),
+    pytest.param(
+        {"lambdaDeploymentIntervalMinutes": 0},
+        "prod",
+        "rust-on-aws:lambdaDeploymentIntervalMinutes: must be in 1..120 (minutes), got 0; fix: "
+        "pulumi config set lambdaDeploymentIntervalMinutes '1' -s prod",
+        id="interval-zero",
+    ),
+    pytest.param(
+        {"lambdaDeploymentPercent": 10, "lambdaDeploymentIntervalMinutes": 15},
+        "sandbox",
+        "rust-on-aws:lambdaDeploymentIntervalMinutes: a linear rollout of 10% every 15 minutes "
+        "takes 135 minutes; at most 120, got 15; fix: pulumi config set "
+        "lambdaDeploymentIntervalMinutes '13' -s sandbox",
+        id="linear-rollout-too-long",
+    ),
 ]
 
 
@@ -500,7 +619,8 @@ def test_defaults_come_from_pulumi_yaml(tmp_path: Path) -> None:
     project["config"]["rust-on-aws:lambdaConcurrencyQuota"]["default"] = 2048
     changed = tmp_path / "Pulumi.yaml"
     changed.write_text(yaml.safe_dump(project))
-    raw = {"environment": "development"}
+    # environment has no default, and notifications on (the default) need an address
+    raw = {"environment": "development", "alarmNotifications": "false"}
     settings = load_settings(raw.get, stack="dev", project_file=changed)
     assert settings.lambdas.concurrency_quota == 2048
     assert load_settings(raw.get, stack="dev").lambdas.concurrency_quota == 1000
@@ -586,3 +706,87 @@ def test_components_readme_documents_every_key() -> None:
     readme = (ROOT / "components" / "README.md").read_text()
     assert config_table() in readme
     assert all(f"| `{key}` |" in config_table() for key in load_schema())
+
+
+@pytest.mark.parametrize(
+    ("address", "valid"),
+    [
+        ("oncall@example.com", True),
+        ("first.last+alarms@sub.example.co.uk", True),
+        ("o'neil@example.ie", True),
+        ("a@b.io", True),
+        ("oncall", False),
+        ("oncall@", False),
+        ("@example.com", False),
+        ("on call@example.com", False),
+        ("oncall@example", False),
+        ("oncall@example..com", False),
+        (".oncall@example.com", False),
+        ("oncall.@example.com", False),
+        ("on..call@example.com", False),
+        ("oncall@-example.com", False),
+        ("oncall@example.c", False),
+        ('"quoted"@example.com', False),
+        ("oncall@[192.0.2.1]", False),
+        ("a" * 65 + "@example.com", False),
+        ("a@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 61 + ".com", False),
+    ],
+)
+def test_alarm_email_addresses(address: str, valid: bool) -> None:
+    """RFC 5322 dot-atoms at most 64 characters before the @, a host name with a top-level
+    domain, at most 254 characters in all (RFC 5321 section 4.5.3.1); the rest refused."""
+    changes = {"alarmEmails": [address], "alarmNotifications": True}
+    if valid:
+        assert load("dev", **changes).monitoring.emails == (address,)
+    else:
+        assert [e.split(",")[0] for e in errors("dev", **changes)] == [
+            "rust-on-aws:alarmEmails: each entry must be an e-mail address (local@domain.tld"
+        ]
+
+
+def test_notifications_off_keeps_the_addresses_unused_and_loads() -> None:
+    settings = load("prod", alarmNotifications=False)
+    assert settings.monitoring.notifications is False
+    assert settings.monitoring.emails == ("oncall@fleet.example.com",)
+
+
+# Each threshold and which way is stricter: "lower" alarms sooner at a lower value (a rate,
+# a latency, a utilisation), "higher" at a higher one (free storage or memory).
+STRICTER = {
+    "evaluation_minutes": "lower",
+    "lambda_errors": "lower",
+    "lambda_throttles": "lower",
+    "lambda_duration_percent": "lower",
+    "lambda_concurrency_percent": "lower",
+    "api_5xx_percent": "lower",
+    "api_latency_p99_ms": "lower",
+    "target_5xx_per_minute": "lower",
+    "target_response_p99_ms": "lower",
+    "service_cpu_percent": "lower",
+    "service_memory_percent": "lower",
+    "db_cpu_percent": "lower",
+    "db_free_storage_gb": "higher",
+    "db_free_memory_mb": "higher",
+}
+
+
+def test_production_alarms_are_stricter_than_development() -> None:
+    dev, prod = load("dev").monitoring.thresholds, load("prod").monitoring.thresholds
+    for name, direction in STRICTER.items():
+        d, p = getattr(dev, name), getattr(prod, name)
+        assert (p < d) if direction == "lower" else (p > d), (name, d, p)
+    # connections are sized to the instance class (db.r6g.large allows far more), not stricter
+    assert set(STRICTER) | {"db_connections"} == set(vars(dev))
+
+
+def test_rollouts_differ_by_stack() -> None:
+    rollouts = {s: load(s).rollout for s in ("dev", "sandbox", "prod")}
+    assert {s: r.strategy for s, r in rollouts.items()} == {
+        "dev": "all-at-once",
+        "sandbox": "linear",
+        "prod": "canary",
+    }
+    assert (rollouts["prod"].percent, rollouts["prod"].interval_minutes) == (10, 10)
+    assert rollouts["sandbox"].shift_minutes == 3  # 25, 50, 75, then 100 a minute apart
+    assert load("dev").monitoring.notifications is False
+    assert load("prod").monitoring.https_endpoint is not None

@@ -93,12 +93,21 @@ def test_adding_it_adds_only_its_own_resources(plans, stack: str) -> None:
             "aws:lambda/permission:Permission",
             "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
             "aws:iam/rolePolicy:RolePolicy",  # failures to the DLQ
+            # watched (Errors, Throttles, Duration; its rule's failed invocations) and rolled
+            # out like the others (a CodeDeploy deployment group rolling back on Errors)
+            *["aws:cloudwatch/metricAlarm:MetricAlarm"] * 4,
+            "aws:codedeploy/deploymentGroup:DeploymentGroup",
         ]
     )
-    # The one shared resource that changes: the DLQ admits the new rule's dead letters too.
-    [changed] = diff.of_kind("changed")
-    assert changed.type == "aws:sqs/queuePolicy:QueuePolicy"
-    assert not changed.replaces
+    # The shared resources that change, in place: the DLQ admits the new rule's dead letters,
+    # the dashboard draws its graphs, CodeDeploy's role may move its alias.
+    changed = diff.of_kind("changed")
+    assert sorted(r.type for r in changed) == [
+        "aws:cloudwatch/dashboard:Dashboard",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:sqs/queuePolicy:QueuePolicy",
+    ]
+    assert not any(r.replaces for r in changed)
     head = Plan(plans[stack, "manifest-reporter"])
     [rule] = [r for r in head.of("aws:cloudwatch/eventRule:EventRule") if "reporter" in r["name"]]
     queue_policy = head.one("aws:sqs/queuePolicy:QueuePolicy")

@@ -316,6 +316,8 @@ def test_every_resource_belongs_to_a_component(plan: Plan, stack: str) -> None:
         "event_rules",
         "certificate",
         "migration",
+        "monitoring",
+        "code_deploy",
     }
     # components are top-level, but for the migrate function, which the migration owns
     nested = {e["name"]: e["parent"] for e in plan if not e["custom"] and e["parent"]}

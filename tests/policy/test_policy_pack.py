@@ -186,3 +186,47 @@ def test_a_waiver_accepts_only_what_it_names() -> None:
         ("apigateway-stage-xray", "other-stage")
     ]
     assert [v.resource for v in evaluate([waived], waivers=()).violations] == ["app-dev-stage"]
+
+
+def _policy_resource(type_: str, name: str, props: dict, ignore: list[str] | None = None):
+    opts = _opts()
+    opts.ignore_changes = ignore or []
+    urn = f"urn:pulumi:prod::rust-on-aws::{type_}::{name}"
+    return PolicyResource(type_, unknown_checking_proxy(props), urn, name, opts, None, None, [], {})
+
+
+def test_stack_policies_see_the_resource_options() -> None:
+    """In a real preview the CodeDeploy rule reads the alias's ignore_changes from
+    pulumi-policy's resource options (the offline plan carries them as ignoreChanges)."""
+    policy = _by_name()["lambda-codedeploy-in-prod"]
+    assert isinstance(policy, StackValidationPolicy)
+    errors = "rust-on-aws-prod-handler-errors"
+    stack = [
+        _policy_resource("aws:lambda/function:Function", "handler",
+                         {"name": "rust-on-aws-prod-handler"}),
+        _policy_resource("aws:cloudwatch/metricAlarm:MetricAlarm", "errors",
+                         {"name": errors, "namespace": "AWS/Lambda", "metricName": "Errors",
+                          "dimensions": {"FunctionName": "rust-on-aws-prod-handler"}}),
+        _policy_resource("aws:codedeploy/application:Application", "app",
+                         {"name": "app", "computePlatform": "Lambda"}),
+        _policy_resource("aws:codedeploy/deploymentGroup:DeploymentGroup", "group",
+                         {"appName": "app", "deploymentGroupName": "rust-on-aws-prod-handler",
+                          "alarmConfiguration": {"enabled": True, "alarms": [errors]},
+                          "autoRollbackConfiguration": {"enabled": True,
+                                                        "events": ["DEPLOYMENT_STOP_ON_ALARM"]}}),
+    ]  # fmt: skip
+    alias = {"name": "live", "functionName": "rust-on-aws-prod-handler", "functionVersion": "3"}
+
+    def reported(ignore: list[str]) -> list[str]:
+        found: list[str] = []
+        resources = [*stack, _policy_resource("aws:lambda/alias:Alias", "live", alias, ignore)]
+
+        def report(message: str, _urn: str | None = None) -> None:
+            found.append(message)
+
+        policy.validate(StackValidationArgs(resources), report)
+        return found
+
+    assert reported(["functionVersion", "routingConfig"]) == []
+    [message] = reported([])
+    assert "Pulumi must leave alias live's version to CodeDeploy; got ignore_changes=[]" in message

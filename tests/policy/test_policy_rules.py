@@ -56,6 +56,11 @@ def openapi(**ops: dict) -> str:
     return json.dumps(doc)
 
 
+# ARN formats of the Service Authorization Reference (SQS, SNS: arn:aws:<service>:<region>:
+# <account>:<name>, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsqs.html).
+DLQ_ARN = "arn:aws:sqs:eu-west-1:123456789012:rust-on-aws-dev-events-dlq"
+TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:rust-on-aws-dev-alarms"
+
 # A resource of each type that follows every rule: cases below break one thing at a time.
 GOOD: dict[str, dict[str, Any]] = {
     "aws:lambda/function:Function": {
@@ -114,10 +119,10 @@ GOOD: dict[str, dict[str, Any]] = {
     "aws:cloudwatch/logGroup:LogGroup": {"name": "/ecs/api", "retentionInDays": 14},
     "aws:cloudwatch/eventTarget:EventTarget": {
         "arn": COMPUTED,
-        "deadLetterConfig": {"arn": COMPUTED},
+        "deadLetterConfig": {"arn": DLQ_ARN},
         "retryPolicy": {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600},
     },
-    "aws:sqs/queue:Queue": {"sqsManagedSseEnabled": True},
+    "aws:sqs/queue:Queue": {"name": "rust-on-aws-dev-events-dlq", "sqsManagedSseEnabled": True},
     "aws:sqs/queuePolicy:QueuePolicy": {
         "policy": json.dumps(
             {
@@ -171,20 +176,65 @@ GOOD: dict[str, dict[str, Any]] = {
         "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
         "defaultActions": [{"type": "forward", "targetGroupArn": COMPUTED}],
     },
+    # The handler's Errors alarm (AWS/Lambda Errors by FunctionName, documented at
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html).
+    "aws:cloudwatch/metricAlarm:MetricAlarm": {
+        "name": "rust-on-aws-dev-handler-errors",
+        "namespace": "AWS/Lambda",
+        "metricName": "Errors",
+        "dimensions": {"FunctionName": "rust-on-aws-dev-handler"},
+        "statistic": "Sum",
+        "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        "threshold": 1,
+        "alarmActions": [TOPIC_ARN],
+        "okActions": [TOPIC_ARN],
+    },
+    "aws:sns/topic:Topic": {"name": "rust-on-aws-dev-alarms", "kmsMasterKeyId": COMPUTED},
+    "aws:lambda/alias:Alias": {
+        "name": "live",
+        "functionName": "rust-on-aws-dev-handler",
+        "functionVersion": "1",
+    },
+    "aws:codedeploy/application:Application": {
+        "name": "rust-on-aws-dev-deploy",
+        "computePlatform": "Lambda",
+    },
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": {
+        "appName": "rust-on-aws-dev-deploy",
+        "deploymentGroupName": "rust-on-aws-dev-handler",
+        "alarmConfiguration": {"enabled": True, "alarms": ["rust-on-aws-dev-handler-errors"]},
+        "autoRollbackConfiguration": {
+            "enabled": True,
+            "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        },
+    },
+}
+#: The resource options a resource of that type needs to pass (CodeDeploy owns the alias).
+GOOD_IGNORED: dict[str, tuple[str, ...]] = {
+    "aws:lambda/alias:Alias": ("functionVersion", "routingConfig"),
 }
 
 
 def res(
-    type_: str, urn: str = DEV, rname: str = "r", parent: str | None = None, **changes: Any
+    type_: str,
+    urn: str = DEV,
+    rname: str = "r",
+    parent: str | None = None,
+    ignore: tuple[str, ...] | None = None,
+    **changes: Any,
 ) -> Resource:
-    """A GOOD resource `rname` of `type_` with top-level inputs changed (None removes a key)."""
+    """A GOOD resource `rname` of `type_` with top-level inputs changed (None removes a key);
+    `ignore` replaces its `ignore_changes` option (default: what GOOD_IGNORED gives it)."""
     props = copy.deepcopy(GOOD[type_])
     for key, value in changes.items():
         if value is None:
             props.pop(key, None)
         else:
             props[key] = value
-    return Resource(type_, rname, props, urn=f"{urn}{type_}::{rname}", parent=parent)
+    ignored = GOOD_IGNORED.get(type_, ()) if ignore is None else ignore
+    return Resource(
+        type_, rname, props, urn=f"{urn}{type_}::{rname}", parent=parent, ignore_changes=ignored
+    )
 
 
 def container(**changes: Any) -> str:
@@ -212,6 +262,42 @@ API = "aws:apigateway/restApi:RestApi"
 def _fn_logs(group_name: str | None, **fn_changes: Any) -> list[Resource]:
     group = [] if group_name is None else [res(LOG, rname="logs", name=group_name)]
     return [*group, res(FN, rname="fn", **fn_changes)]
+
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+ALIAS = "aws:lambda/alias:Alias"
+APP = "aws:codedeploy/application:Application"
+GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+QUEUE = "aws:sqs/queue:Queue"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+
+
+def dlq_alarm(urn: str = DEV, **changes: Any) -> Resource:
+    """An alarm on the first visible message of the GOOD queue (AWS/SQS, by QueueName:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html)."""
+    base: dict[str, Any] = {
+        "name": "rust-on-aws-dev-events-dlq-visible",
+        "namespace": "AWS/SQS",
+        "metricName": "ApproximateNumberOfMessagesVisible",
+        "dimensions": {"QueueName": "rust-on-aws-dev-events-dlq"},
+        "statistic": "Maximum",
+    }
+    return res(ALARM, urn=urn, rname="dlq-alarm", **{**base, **changes})
+
+
+def deployed(urn: str = PROD, **group_changes: Any) -> list[Resource]:
+    """The handler as production deploys it: its Errors alarm on the topic, its alias left to
+    CodeDeploy, a deployment group named after it that rolls back on that alarm."""
+    return [
+        res(FN, urn=urn, rname="handler"),
+        res(ALARM, urn=urn, rname="errors"),
+        res(TOPIC, urn=urn, rname="topic"),
+        res(ALIAS, urn=urn, rname="handler-live"),
+        res(APP, urn=urn, rname="app"),
+        res(GROUP, urn=urn, rname="group", **group_changes),
+    ]
 
 
 def _repo_and_policy(repository: str | None) -> list[Resource]:
@@ -500,6 +586,19 @@ CASES: dict[str, Case] = {
         [res(LB, urn=PROD, enableDeletionProtection=None)],
         [res(LB, urn=PROD), res(LB, enableDeletionProtection=None)],
     ),
+    "lambda-errors-alarm": (
+        [res(FN), res(ALARM, dimensions={"FunctionName": "rust-on-aws-dev-timer"})],
+        [res(FN), res(ALARM)],
+    ),
+    "dlq-alarm": ([res(TARGET), res(QUEUE)], [res(TARGET), res(QUEUE), dlq_alarm()]),
+    "alarm-actions-stack-topic": (
+        [res(ALARM), res(TOPIC, name="rust-on-aws-sandbox-alarms")],
+        [res(ALARM), res(TOPIC)],
+    ),
+    "lambda-codedeploy-in-prod": (
+        [r for r in deployed() if r.type != GROUP],
+        [*deployed(), res(FN, urn=DEV, rname="dev-fn", name="rust-on-aws-dev-timer")],
+    ),
 }
 
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
@@ -539,6 +638,7 @@ def test_good_baseline_passes_every_rule() -> None:
         Resource(LIFECYCLE, "lc", {"repository": "rust-on-aws-dev-api"})
     ]
     resources += [res(LOG, rname="fnlog", name="/aws/lambda/rust-on-aws-dev-handler")]
+    resources += [dlq_alarm(urn=PROD)]
     report = evaluate(resources)
     assert report.violations == []
     assert report.undecided == []
@@ -582,7 +682,138 @@ def test_stack_rules_see_the_whole_plan() -> None:
         "lambda-log-group-retention",
         "ecr-lifecycle-policy",
         "iam-no-users",
+        "lambda-errors-alarm",
+        "dlq-alarm",
+        "alarm-actions-stack-topic",
+        "lambda-codedeploy-in-prod",
     }
     # a log group for another function does not satisfy this one
     wrong = _fn_logs("/aws/lambda/someone-else")
     assert _violations_of("lambda-log-group-retention", wrong)
+
+
+# ---- the operations rules (policy/rules/monitoring.py), every way each one can be broken ----
+
+AUTONAMED_DLQ = "arn:aws:sqs:eu-west-1:123456789012:rust-on-aws-dev-events-dlq-0a1b2c3"
+ERRORS_MATH = [
+    {
+        "id": "m1",
+        "metric": {
+            "namespace": "AWS/Lambda",
+            "metricName": "Errors",
+            "dimensions": {"FunctionName": "rust-on-aws-dev-handler"},
+        },
+    },
+    {"id": "e1", "expression": "m1", "returnData": True},
+]
+BROKEN: list[Any] = [
+    pytest.param("lambda-errors-alarm", [res(FN)], "got no alarm on AWS/Lambda Errors",
+                 id="errors-none"),
+    pytest.param("lambda-errors-alarm", [res(FN), res(ALARM, metricName="Throttles")],
+                 "got no alarm on AWS/Lambda Errors", id="errors-other-metric"),
+    pytest.param("lambda-errors-alarm", [res(FN), res(ALARM, alarmActions=None)],
+                 "without alarm_actions", id="errors-no-action"),
+    pytest.param("dlq-alarm", [res(TARGET), res(QUEUE), dlq_alarm(threshold=5)],
+                 "none firing on one message", id="dlq-threshold"),
+    pytest.param("dlq-alarm", [res(TARGET), res(QUEUE), dlq_alarm(alarmActions=None)],
+                 "none firing on one message with an action", id="dlq-no-action"),
+    pytest.param("dlq-alarm",
+                 [Resource(INVOKE_CONFIG, "async",
+                           {"destinationConfig": {"onFailure": {"destination": DLQ_ARN}}}),
+                  res(QUEUE)],
+                 "no alarm on AWS/SQS", id="dlq-of-lambda-async-config"),
+    pytest.param("dlq-alarm",
+                 [res(QUEUE, rname="work", name="work",
+                      redrivePolicy=json.dumps({"deadLetterTargetArn": DLQ_ARN})),
+                  res(QUEUE)],
+                 "no alarm on AWS/SQS", id="dlq-of-a-redrive-policy"),
+    pytest.param("dlq-alarm",
+                 [res(TARGET, deadLetterConfig={"arn": AUTONAMED_DLQ}),
+                  res(QUEUE, rname="rust-on-aws-dev-events-dlq", name=None)],
+                 "no alarm on AWS/SQS", id="dlq-auto-named"),
+    pytest.param("alarm-actions-stack-topic", [res(ALARM, alarmActions=None), res(TOPIC)],
+                 "got no alarm_actions", id="actions-none"),
+    pytest.param("alarm-actions-stack-topic",
+                 [res(ALARM, okActions=["arn:aws:sns:eu-west-1:999999999999:elsewhere"]),
+                  res(TOPIC)],
+                 "got okActions 'arn:aws:sns:eu-west-1:999999999999:elsewhere'",
+                 id="actions-foreign-topic"),
+    pytest.param("alarm-actions-stack-topic",
+                 [res(ALARM, alarmActions=["arn:aws:automate:eu-west-1:ec2:stop"]), res(TOPIC)],
+                 "got alarmActions 'arn:aws:automate:eu-west-1:ec2:stop'", id="actions-not-sns"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 deployed(autoRollbackConfiguration={"enabled": False, "events": []}),
+                 "must roll back on alarm", id="codedeploy-no-rollback"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 deployed(autoRollbackConfiguration={"enabled": True,
+                                                     "events": ["DEPLOYMENT_FAILURE"]}),
+                 "must roll back on alarm", id="codedeploy-rollback-on-failure-only"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 deployed(alarmConfiguration={"enabled": True, "alarms": ["someone-elses"]}),
+                 "must watch the function's Errors alarm", id="codedeploy-other-alarm"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 deployed(alarmConfiguration={"enabled": False,
+                                              "alarms": ["rust-on-aws-dev-handler-errors"]}),
+                 "must watch the function's Errors alarm", id="codedeploy-alarms-disabled"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 [*(r for r in deployed() if r.type != APP),
+                  res(APP, urn=PROD, rname="app", computePlatform="Server")],
+                 "compute platform Lambda", id="codedeploy-server-application"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 [*(r for r in deployed() if r.type != ALIAS),
+                  res(ALIAS, urn=PROD, rname="handler-live", ignore=())],
+                 "must leave alias handler-live's version to CodeDeploy",
+                 id="codedeploy-pulumi-moves-the-alias"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule_name", "resources", "expected"), BROKEN)
+def test_operations_rules_trip_on_each_way_to_break_them(
+    rule_name: str, resources: list[Resource], expected: str
+) -> None:
+    found = _violations_of(rule_name, resources)
+    assert found, f"{rule_name} passed {resources}"
+    assert any(expected in v.message for v in found), [v.message for v in found]
+
+
+KEPT: list[Any] = [
+    pytest.param("lambda-errors-alarm",
+                 [res(FN), res(ALARM, namespace=None, metricName=None, dimensions=None,
+                              metricQueries=ERRORS_MATH)],
+                 id="errors-in-metric-math"),
+    pytest.param("lambda-errors-alarm",
+                 [res(FN, rname="rust-on-aws-dev-handler", name=None),
+                  res(ALARM, dimensions={"FunctionName": "rust-on-aws-dev-handler-0a1b2c3"})],
+                 id="errors-auto-named-function"),
+    pytest.param("dlq-alarm", [res(QUEUE)], id="dlq-a-queue-nobody-dead-letters-to"),
+    pytest.param("dlq-alarm",
+                 [res(TARGET, deadLetterConfig={"arn": AUTONAMED_DLQ}),
+                  res(QUEUE, rname="rust-on-aws-dev-events-dlq", name=None),
+                  dlq_alarm(dimensions={"QueueName": "rust-on-aws-dev-events-dlq-0a1b2c3"})],
+                 id="dlq-auto-named"),
+    pytest.param("dlq-alarm",
+                 [res(TARGET), res(QUEUE),
+                  dlq_alarm(comparisonOperator="GreaterThanThreshold", threshold=0)],
+                 id="dlq-above-zero"),
+    pytest.param("alarm-actions-stack-topic",
+                 [res(ALARM, alarmActions=["arn:aws:sns:eu-west-1:123456789012:t-0a1b2c3"],
+                      okActions=None),
+                  res(TOPIC, rname="t", name=None)],
+                 id="actions-auto-named-topic"),
+    pytest.param("lambda-codedeploy-in-prod",
+                 [res(FN, urn=PROD, rname="migrate", name="rust-on-aws-prod-migrate"),
+                  Resource("aws:lambda/invocation:Invocation", "migration",
+                           {"functionName": "rust-on-aws-prod-migrate", "qualifier": "live"},
+                           urn=f"{PROD}aws:lambda/invocation:Invocation::migration")],
+                 id="codedeploy-not-for-the-function-pulumi-up-invokes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule_name", "resources"), KEPT)
+def test_operations_rules_pass_what_follows_them(rule_name: str, resources: list[Resource]) -> None:
+    assert _violations_of(rule_name, resources) == []
+
+
+def test_a_computed_dead_letter_target_is_undecided_not_passed() -> None:
+    report = evaluate([res(TARGET, deadLetterConfig={"arn": COMPUTED}), res(QUEUE)])
+    assert [u.rule for u in report.undecided] == ["dlq-alarm"]

@@ -85,6 +85,12 @@ BREAKAGES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         lambda p: {**p, "dropInvalidHeaderFields": False},
     ),
     "lambda-in-vpc": ("aws:lambda/function:Function", lambda p: {**p, "vpcConfig": None}),
+    # every alarm's threshold raised: the dead-letter alarm no longer fires on one message
+    "dlq-alarm": ("aws:cloudwatch/metricAlarm:MetricAlarm", lambda p: {**p, "threshold": 10}),
+    "alarm-actions-stack-topic": (
+        "aws:sns/topic:Topic",
+        lambda p: {**p, "name": "someone-elses-topic"},
+    ),
 }
 
 
@@ -97,6 +103,42 @@ def test_policy_catches_a_broken_stack(plans: dict[str, list]) -> None:
         for type_, change in BREAKAGES.values():
             if r.type == type_:
                 props = change(props)
-        broken.append(type(r)(r.type, r.name, props, r.urn, r.parent))
+        broken.append(type(r)(r.type, r.name, props, r.urn, r.parent, r.ignore_changes))
     report = evaluate(broken)
     assert {v.rule for v in report.violations} == set(BREAKAGES)
+
+
+PROD_BREAKAGES: dict[str, Callable[[Any], Any]] = {
+    # Pulumi moves the aliases again (no ignore_changes): CodeDeploy would be bypassed
+    "aliases": lambda r: (
+        type(r)(r.type, r.name, r.props, r.urn, r.parent, ())
+        if r.type == "aws:lambda/alias:Alias"
+        else r
+    ),
+    # rollback only on a failed deployment, not on the alarm
+    "rollback": lambda r: (
+        type(r)(
+            r.type,
+            r.name,
+            {
+                **r.props,
+                "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+            },
+            r.urn,
+            r.parent,
+        )
+        if r.type == "aws:codedeploy/deploymentGroup:DeploymentGroup"
+        else r
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(PROD_BREAKAGES))
+def test_prod_without_safe_rollouts_is_refused(plans: dict[str, list], breakage: str) -> None:
+    """The real prod plan with its rollouts weakened trips the CodeDeploy rule, for each of the
+    four runtime functions, and nothing else; the migration (run by `pulumi up`) is exempt."""
+    report = evaluate([PROD_BREAKAGES[breakage](r) for r in plans["prod"]])
+    assert {v.rule for v in report.violations} == {"lambda-codedeploy-in-prod"}
+    assert sorted(v.resource or "" for v in report.violations) == [
+        f"rust-on-aws-prod-{n}" for n in ("authorizer", "event", "handler", "timer")
+    ]

@@ -128,3 +128,20 @@ def test_pull_request_previews_build_the_base_artifacts() -> None:
     cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
     assert cache["with"]["path"] == ".git/rust-on-aws/artifacts"
     assert "steps.base.outputs.key" in cache["with"]["key"]
+
+
+@pytest.mark.parametrize("name", ["deploy-sandbox.yml", "promote.yml"])
+def test_lambda_rollouts_run_after_up_and_before_the_smoke_test(name: str) -> None:
+    """`up` publishes the versions (after the migration); `python -m rollout` moves the aliases
+    through CodeDeploy; the smoke test then sees the new code, and a rollback fails the job."""
+    steps = _load(ROOT / ".github/workflows" / name)["jobs"]["deploy"]["steps"]
+    up = next(i for i, s in enumerate(steps) if s.get("id") == "up")
+    rollout = [i for i, s in enumerate(steps) if "python -m rollout" in str(s.get("run", ""))]
+    smoke = next(i for i, s in enumerate(steps) if "tests/smoke/smoke.py" in str(s.get("run", "")))
+    assert len(rollout) == 1 and up < rollout[0] < smoke
+    step = steps[rollout[0]]
+    stack = steps[up]["with"]["stack-name"]
+    assert step["run"].endswith("--stack sandbox" if stack == "sandbox" else '--stack "$STACK"')
+    if stack != "sandbox":
+        assert step["env"]["STACK"] == stack
+    assert "continue-on-error" not in step
