@@ -45,6 +45,38 @@ def scheduled_event(
     }
 
 
+def ecr_push_event(
+    repository: str,
+    tag: str,
+    digest: str,
+    *,
+    region: str,
+    account: str = ACCOUNT,
+    when: datetime | None = None,
+) -> dict[str, Any]:
+    """The event ECR sends EventBridge when an image push succeeds: "ECR Image Action" from
+    ``aws.ecr`` with ``action-type`` PUSH
+    (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html)."""
+    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": account,
+        "time": moment,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": digest,
+            "action-type": "PUSH",
+            "image-tag": tag,
+        },
+    }
+
+
 def token_authorizer_event(token: str, method_arn: str) -> dict[str, Any]:
     """What API Gateway hands a TOKEN authorizer: the header's value as it came."""
     return {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn}

@@ -34,10 +34,7 @@ import pytest
 
 from build.policy import load_policy
 from local.events import scheduled_event
-from plan.diff import diff_plans
-from plan.record import run_plan
-from plan.view import Plan
-from tests.runtime.harness import (
+from local.sandbox import (
     SANDBOX_UID,
     Jail,
     RieFunction,
@@ -47,6 +44,9 @@ from tests.runtime.harness import (
     rie_path,
     unpack_zip,
 )
+from plan.diff import diff_plans
+from plan.record import run_plan
+from plan.view import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "app" / "target")

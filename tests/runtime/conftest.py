@@ -17,30 +17,29 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from build.policy import Policy, load_policy
-from tests.runtime.harness import (
-    APP_UID,
+from local.sandbox import (
     SANDBOX_UID,
-    HarnessError,
     Jail,
     RieFunction,
-    build_root,
-    copy_tree,
-    free_port,
-    install_rie,
-    lambda_environment,
+    SandboxError,
     rie_path,
-    unpack_zip,
-    wait_for_port,
 )
+from local.services import (
+    MotoServer,
+    Wiring,
+    function_environment,
+    function_root,
+    psql,
+    server_environment,
+)
+from local.services import server_root as server_root_in
 from tests.runtime.services import (
     APP,
     DECLARED,
@@ -50,14 +49,12 @@ from tests.runtime.services import (
     METRICS,
     REGION,
     ROOT,
-    TEST_CA_IN_ROOT,
     Artifacts,
     Database,
     Moto,
     Secrets,
     check_manifest,
     declared_env,
-    new_password,
     record_init,
 )
 
@@ -119,7 +116,7 @@ def artifacts() -> Artifacts:
             )
     try:
         return Artifacts(DIST, check_manifest(DIST))
-    except HarnessError as exc:
+    except SandboxError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
@@ -141,21 +138,13 @@ def al2023() -> Policy:
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
     """moto's server on a free 127.0.0.1 port for the whole session."""
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.is_file():
-        _fail_or_skip(f"{binary} not found: run `make setup` (moto[server] is pinned)")
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT
-        )
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
     try:
-        wait_for_port(port, timeout=60, alive=lambda: proc.poll() is None)
-        yield Moto(f"http://127.0.0.1:{port}")
+        yield server.start()
+    except SandboxError as exc:
+        _fail_or_skip(str(exc))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
 
 
 def _admin_url() -> str:
@@ -182,15 +171,7 @@ def postgres_admin() -> str:
 
 
 def _psql(url: str, statement: str) -> str:
-    proc = subprocess.run(
-        ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", statement],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"psql failed on {statement!r}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
+    return psql(url, statement)
 
 
 @pytest.fixture(scope="session")
@@ -213,49 +194,18 @@ def postgres_ca(postgres_admin: str) -> Path:
 def empty_database(postgres_admin: str) -> Iterator[Database]:
     """A fresh database owned by a fresh master role (CREATEROLE, not a superuser: what RDS
     gives), no schema yet; the runtime role's name is reserved. All dropped at the end."""
-    parts = urlsplit(postgres_admin)
-    suffix = uuid.uuid4().hex[:10]
-    db = Database(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-        name=f"runtime_{suffix}",
-        user=parts.username or "postgres",
-        admin_url=postgres_admin,
-        master=f"rt_master_{suffix}",
-        master_password=new_password(),
-        role=f"rt_app_{suffix}",
-    )
-    _psql(
-        postgres_admin, f"CREATE ROLE {db.master} LOGIN CREATEROLE PASSWORD '{db.master_password}'"
-    )
-    _psql(postgres_admin, f'CREATE DATABASE "{db.name}" OWNER {db.master}')
+    db = Database.create(postgres_admin)
     try:
         yield db
     finally:
-        for statement in (
-            f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)',
-            f"DROP ROLE IF EXISTS {db.role}",
-            f"DROP ROLE IF EXISTS {db.master}",
-        ):
-            subprocess.run(
-                ["psql", "-X", "-q", postgres_admin, "-c", statement],
-                check=False,
-                capture_output=True,
-            )
+        db.drop()
 
 
 @pytest.fixture(scope="session")
 def secrets(moto: Moto, empty_database: Database) -> Secrets:
     """The master secret as RDS manages it (only ``username`` and ``password``) and the app
     secret, created without a value as the stack creates it."""
-    sm = moto.client("secretsmanager")
-    db = empty_database
-    master = sm.create_secret(
-        Name=f"rds!db-{db.name}",
-        SecretString=json.dumps({"username": db.master, "password": db.master_password}),
-    )
-    app = sm.create_secret(Name=f"rust-on-aws/app/{db.name}")
-    return Secrets(moto, str(master["ARN"]), str(app["ARN"]))
+    return Secrets.create(moto, empty_database)
 
 
 @pytest.fixture(scope="session")
@@ -288,30 +238,9 @@ def server_env(database: Database, secrets: Secrets, moto: Moto) -> Callable[...
     role's secret read with the SDK (moto), TLS verified against the test CA."""
 
     def make(**extra: str) -> dict[str, str]:
-        return {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "DB_HOST": database.host,
-            "DB_PORT": str(database.port),
-            "DB_NAME": database.name,
-            "DB_SSLMODE": "verify-full",
-            "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
-            "DB_SECRET_ARN": secrets.app_arn,
-            "AWS_ENDPOINT_URL": moto.endpoint,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "RUST_LOG": "info",
-            **extra,
-        }
+        return server_environment(database, secrets, moto, region=REGION, **extra)
 
     return make
-
-
-def _install_test_ca(root: Path, ca: Path) -> None:
-    target = root / TEST_CA_IN_ROOT.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ca, target)
-    target.chmod(0o644)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,12 +258,9 @@ def server_root(
     """A minimal root holding dist/server at /app, as app/Dockerfile copies it (the test CA in
     /opt)."""
     root = tmp_path_factory.mktemp("server-root") / "root"
-    build_root(
-        root, policy, arch=artifacts.manifest.get("architecture", "x86_64"), users={"app": APP_UID}
+    return server_root_in(
+        root, policy, arch=artifacts.architecture, server_dir=artifacts.server_dir, ca=postgres_ca
     )
-    copy_tree(artifacts.server_dir, root / "app")
-    _install_test_ca(root, postgres_ca)
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -353,11 +279,14 @@ def lambda_root(
     def make(function: str) -> Path:
         if function not in made:
             root = tmp_path_factory.mktemp(f"{function}-root") / "root"
-            build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
-            install_rie(rie_binary, root)
-            unpack_zip(artifacts.zip(function), root / "var" / "task")
-            _install_test_ca(root, postgres_ca)
-            made[function] = root
+            made[function] = function_root(
+                root,
+                policy,
+                arch=artifacts.architecture,
+                rie=rie_binary,
+                archive=artifacts.zip(function),
+                ca=postgres_ca,
+            )
         return made[function]
 
     return make
@@ -373,27 +302,17 @@ def function_env(
     database = empty_database
 
     def make(function: str, **overrides: str) -> dict[str, str]:
-        # What components/rust_lambda.py and __main__.py give a function, from its declaration.
-        declared = DECLARED[function]
-        extra = {"AWS_ENDPOINT_URL": moto.endpoint, "RUST_LOG": "info"}
-        if declared.database:
-            extra |= {
-                "DB_HOST": database.host,
-                "DB_PORT": str(database.port),
-                "DB_NAME": database.name,
-                "DB_SSLMODE": "verify-full",
-                "DB_SSLROOTCERT": TEST_CA_IN_ROOT,
-            }
-            if declared.trigger.kind == "migration":
-                extra["DB_MASTER_SECRET_ARN"] = secrets.master_arn
-                extra["DB_APP_SECRET_ARN"] = secrets.app_arn
-                extra["DB_APP_USERNAME"] = database.role
-            else:
-                extra["DB_SECRET_ARN"] = secrets.app_arn
-        extra |= declared_env(function)
-        extra.update(overrides)
-        return lambda_environment(
-            policy, function_name=f"rust-on-aws-test-{function}", region=REGION, extra=extra
+        wiring = Wiring(moto=moto, database=database, secrets=secrets, extra=overrides)
+        return function_environment(
+            policy,
+            function,
+            DECLARED[function],
+            wiring,
+            function_name=f"rust-on-aws-test-{function}",
+            declared=declared_env(function),
+            region=REGION,
+            memory_mb=128,
+            timeout_s=30,
         )
 
     return make

@@ -21,7 +21,7 @@ import pytest
 
 from components.routes import Route, load_routes
 from local.apigw_policy import Stage, allowed, concrete_paths
-from tests.runtime.harness import RieFunction
+from local.sandbox import RieFunction
 from tests.runtime.services import OWNER, REGION, ROOT, Database, sample_events
 
 pytestmark = [pytest.mark.rie, pytest.mark.postgres]

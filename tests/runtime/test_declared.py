@@ -28,7 +28,7 @@ import pytest
 
 from declarations import resolve
 from local.events import pattern_matches, proxy_event, scheduled_event, token_authorizer_event
-from tests.runtime.harness import Invocation, RieFunction
+from local.sandbox import Invocation, RieFunction
 from tests.runtime.services import (
     DECLARED,
     EVENTS,

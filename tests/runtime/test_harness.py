@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from build.policy import Policy
-from tests.runtime.harness import (
+from local.sandbox import (
     SANDBOX_UID,
     TASK_ROOT,
-    HarnessError,
     Jail,
     RieFunction,
+    SandboxError,
     build_root,
     install_rie,
     lambda_environment,
@@ -189,13 +189,13 @@ def test_library_the_runtime_lacks_fails_to_load(
 
 def test_policy_library_missing_on_host_is_refused(al2023: Policy, tmp_path: Path) -> None:
     bogus = dataclasses.replace(al2023, provided=al2023.provided | {"libnotthere.so.9"})
-    with pytest.raises(HarnessError, match=r"lists libnotthere\.so\.9 as provided"):
+    with pytest.raises(SandboxError, match=r"lists libnotthere\.so\.9 as provided"):
         resolve_provided(bogus, "x86_64")
 
 
 def test_loader_missing_from_policy_is_refused(al2023: Policy, tmp_path: Path) -> None:
     no_loader = dataclasses.replace(al2023, provided=al2023.provided - {"ld-linux-x86-64.so.2"})
-    with pytest.raises(HarnessError, match=r"the loader /lib64/ld-linux-x86-64\.so\.2"):
+    with pytest.raises(SandboxError, match=r"the loader /lib64/ld-linux-x86-64\.so\.2"):
         build_root(tmp_path / "root", no_loader)
 
 
@@ -203,15 +203,15 @@ def test_zip_entry_outside_task_root_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../etc/passwd", "root::0:0::/:/bin/sh\n")
-    with pytest.raises(HarnessError, match="points outside the task root"):
+    with pytest.raises(SandboxError, match="points outside the task root"):
         unpack_zip(archive, tmp_path / "task")
     assert not (tmp_path / "etc").exists()
 
 
 def test_dynamically_linked_emulator_is_refused(echo_bootstrap: Path, tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match="is dynamically linked"):
+    with pytest.raises(SandboxError, match="is dynamically linked"):
         install_rie(echo_bootstrap, tmp_path)
-    with pytest.raises(HarnessError, match="run `make setup`"):
+    with pytest.raises(SandboxError, match="run `make setup`"):
         install_rie(tmp_path / "absent", tmp_path)
 
 
@@ -284,6 +284,6 @@ def test_manifest_check_names_make_build(tmp_path: Path, breakage: str, message:
         manifest["functions"]["reporter"] = dict(manifest["functions"]["timer"])
     if breakage not in ("no-manifest", "no-zip", "stale", "no-server"):
         (dist / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(HarnessError, match=message) as info:
+    with pytest.raises(SandboxError, match=message) as info:
         check_manifest(dist)
     assert "run `make build`" in str(info.value)

@@ -10,9 +10,7 @@ Assertions are on the responses and on the database afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import hashlib
 import json
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,7 +20,7 @@ from typing import Any
 import pytest
 
 from components.routes import Route, load_routes
-from tests.runtime.harness import (
+from local.sandbox import (
     SANDBOX_UID,
     Invocation,
     Jail,
@@ -31,7 +29,7 @@ from tests.runtime.harness import (
     free_port,
     install_rie,
 )
-from tests.runtime.harness import unpack_zip as unpack
+from local.sandbox import unpack_zip as unpack
 from tests.runtime.services import (
     ECR_REPOSITORY,
     OWNER,
@@ -318,30 +316,7 @@ def test_handler_answers_every_sample_event_without_crashing(
 
 def push_image(moto: Moto, tag: str, config_size: int) -> str:
     """Push an image manifest to moto's ECR; returns its digest."""
-    ecr = moto.client("ecr")
-    with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
-        ecr.create_repository(repositoryName=ECR_REPOSITORY)
-    layer = hashlib.sha256(tag.encode()).hexdigest()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": config_size,
-            "digest": f"sha256:{hashlib.sha256(b'config' + tag.encode()).hexdigest()}",
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": config_size * 10,
-                "digest": f"sha256:{layer}",
-            }
-        ],
-    }
-    out = ecr.put_image(
-        repositoryName=ECR_REPOSITORY, imageManifest=json.dumps(manifest), imageTag=tag
-    )
-    return str(out["image"]["imageId"]["imageDigest"])
+    return moto.push_image(ECR_REPOSITORY, tag, config_size)
 
 
 def ecr_event(digest: str, tag: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.runtime.harness import RieFunction
+from local.sandbox import RieFunction
 from tests.runtime.services import ROOT, Database, Secrets
 
 pytestmark = [pytest.mark.rie, pytest.mark.postgres]

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from components.routes import load_routes
-from tests.runtime.harness import JailedServer, RieFunction
+from local.sandbox import JailedServer, RieFunction
 from tests.runtime.services import (
     OWNER,
     REGION,

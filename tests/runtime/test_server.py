@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from components.routes import Route, load_routes
-from tests.runtime.harness import JailedServer, free_port, http
+from local.sandbox import JailedServer, free_port, http
 from tests.runtime.services import (
     METRICS,
     OWNER,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.runtime.harness import UNLISTED_HOST, JailedServer, RieFunction
+from local.sandbox import UNLISTED_HOST, JailedServer, RieFunction
 from tests.runtime.services import (
     FUNCTIONS,
     OWNER,

@@ -54,12 +54,13 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 UNLISTED_HOST = "postgres.unlisted.test"
 """A name every root's /etc/hosts maps to 127.0.0.1 and the test PostgreSQL's certificate does
 not list (it names 127.0.0.1 and localhost): connecting by it must fail verify-full."""
+LOCAL_URL_PREFIX = "http://127.0.0.1:"
 DEVICES = ("null", "zero", "random", "urandom")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 _REPORT_INIT = re.compile(r"REPORT RequestId: \S+\s+Init Duration: ([0-9.]+) ms")
 
 
-class HarnessError(Exception):
+class SandboxError(Exception):
     """The harness cannot build a root or start a process: the message says what to fix."""
 
 
@@ -79,13 +80,13 @@ def wait_for_port(port: int, *, timeout: float, alive: Any = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if alive is not None and not alive():
-            raise HarnessError(f"the process meant to listen on 127.0.0.1:{port} exited")
+            raise SandboxError(f"the process meant to listen on 127.0.0.1:{port} exited")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.2)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.02)
-    raise HarnessError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+    raise SandboxError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -105,10 +106,15 @@ def http(
     headers: Mapping[str, str] | None = None,
     timeout: float = 60.0,
 ) -> tuple[int, bytes]:
-    """One HTTP request; returns (status, body) for every status, errors included."""
-    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    """One HTTP request to this machine; returns (status, body) for every status, errors
+    included. Only ``http://127.0.0.1:<port>/...``: nothing here ever reaches another host."""
+    if not url.startswith(LOCAL_URL_PREFIX):
+        raise SandboxError(f"refusing to request {url!r}: only {LOCAL_URL_PREFIX}<port>/ is local")
+    req = urllib.request.Request(  # noqa: S310 (the scheme and host are checked above)
+        url, data=body, method=method, headers=dict(headers or {})
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
@@ -155,7 +161,7 @@ def resolve_provided(
                 found[soname] = candidate.resolve()
                 break
         else:
-            raise HarnessError(
+            raise SandboxError(
                 f"runtime policy {policy.path.name} lists {soname} as provided but this host has "
                 f"no {soname} in {', '.join(map(str, dirs))}; install the host's libc6 and "
                 "libgcc-s1 packages"
@@ -186,7 +192,7 @@ def build_root(
     (dest / "lib64").symlink_to("usr/lib64")
     loader = policy.arch(arch).loader
     if not (dest / loader.lstrip("/")).exists():
-        raise HarnessError(
+        raise SandboxError(
             f"the loader {loader} of runtime policy {policy.path.name} is not in the root after "
             f"copying {', '.join(sorted(libs))}; the policy must list {Path(loader).name}"
         )
@@ -231,7 +237,7 @@ def _write_ld_cache(root: Path) -> None:
     ldconfig = _tool("ldconfig")
     proc = subprocess.run([ldconfig, "-r", str(root)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise HarnessError(f"ldconfig -r {root} failed: {proc.stderr.strip()}")
+        raise SandboxError(f"ldconfig -r {root} failed: {proc.stderr.strip()}")
 
 
 def unpack_zip(archive: Path, dest: Path) -> list[str]:
@@ -245,7 +251,7 @@ def unpack_zip(archive: Path, dest: Path) -> list[str]:
         for info in zf.infolist():
             target = (dest / info.filename).resolve()
             if info.filename.startswith("/") or not target.is_relative_to(dest):
-                raise HarnessError(
+                raise SandboxError(
                     f"{archive.name}: entry {info.filename!r} points outside the task root; "
                     "rebuild the zip with `make build`"
                 )
@@ -327,7 +333,7 @@ def _tool(name: str) -> str:
     for directory in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
         if Path(directory, name).is_file():
             return f"{directory}/{name}"
-    raise HarnessError(
+    raise SandboxError(
         f"{name} not found: the jail needs unshare and mount (util-linux), chroot (coreutils) "
         "and sh; install util-linux"
     )
@@ -451,13 +457,18 @@ class RieFunction:
             )
         try:
             wait_for_port(self.rie_port, timeout=timeout, alive=self.alive)
-        except HarnessError as exc:
+        except SandboxError as exc:
             self.stop()
-            raise HarnessError(f"{exc}; emulator log:\n{tail(self.log_path)}") from None
+            raise SandboxError(f"{exc}; emulator log:\n{tail(self.log_path)}") from None
         return self
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The emulator's own PID (the jail's child); its child is the runtime (`bootstrap`)."""
+        return None if self.process is None else child_pid(self.process.pid)
 
     def invoke(self, event: Any, *, timeout: float = 60.0) -> Invocation:
         """POST ``event`` (bytes sent as they are, anything else as JSON)."""
@@ -514,9 +525,9 @@ def install_rie(rie: Path, root: Path) -> None:
     """Copy the emulator into the root; refuse a dynamically linked one (the root has no libc
     for it to borrow: `make setup` builds it with CGO_ENABLED=0)."""
     if not rie.is_file():
-        raise HarnessError(f"aws-lambda-rie not found at {rie}: run `make setup`")
+        raise SandboxError(f"aws-lambda-rie not found at {rie}: run `make setup`")
     if not is_static_elf(rie):
-        raise HarnessError(
+        raise SandboxError(
             f"{rie} is dynamically linked: rebuild it static with `rm {rie} && make setup`"
         )
     target = root / RIE_IN_ROOT.lstrip("/")
@@ -572,7 +583,7 @@ class JailedServer:
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise HarnessError(
+                raise SandboxError(
                     f"the server exited before it was healthy:\n{tail(self.log_path)}"
                 )
             with contextlib.suppress(OSError):
@@ -580,7 +591,7 @@ class JailedServer:
                 if status == 200:
                     return time.monotonic() - self.started_at
             time.sleep(0.01)
-        raise HarnessError(f"{path} not 200 after {timeout:.0f}s:\n{tail(self.log_path)}")
+        raise SandboxError(f"{path} not 200 after {timeout:.0f}s:\n{tail(self.log_path)}")
 
     @property
     def pid(self) -> int | None:
@@ -604,7 +615,7 @@ class JailedServer:
             if pid is None:
                 time.sleep(0.01)
         if pid is None:
-            raise HarnessError("the jailed server has no process to signal")
+            raise SandboxError("the jailed server has no process to signal")
         os.kill(pid, signal.SIGTERM)
         return self.process.wait(timeout=timeout)
 

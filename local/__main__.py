@@ -1,0 +1,7 @@
+"""`python -m local`: see local/cli.py."""
+
+import sys
+
+from local.cli import main
+
+sys.exit(main())
