@@ -23,16 +23,10 @@ import pulumi_aws as aws
 
 from components.certificate import DOMAIN_NAME, HOSTED_ZONE_ID
 from components.iam import assume_role_policy, policy_document
-from components.routes import Route
+from components.routes import IDENTITY_SOURCE, IDENTITY_VALIDATION, Route
 from components.rust_lambda import RustLambda
 
 TYPE = "rust-on-aws:rest_api:RestApi"
-IDENTITY_SOURCE = "method.request.header.Authorization"
-IDENTITY_VALIDATION = r"^Bearer roa_[a-z0-9]{12}_[A-Za-z0-9]{40}$"
-"""Exactly the header of a well-formed token (app/core/src/token.rs: `roa_<12 a-z0-9>_<40
-A-Za-z0-9>`): API Gateway answers 401 to anything else without calling the authorizer, so junk
-never reaches the Lambda or the database. The Rust parser accepts exactly the same headers; both
-are tested against app/token-cases.json."""
 SECURITY_SCHEME = "fleet-token"
 TLS_POLICY = "TLS_1_2"
 """API Gateway's security policy: TLS 1.2 and 1.3 only. The default execute-api endpoint of a

@@ -8,6 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# The TOKEN authorizer's identity source and validation live here, beside the routes, so that the
+# local front door (local/gateway.py, no Pulumi) applies the same rule as components/rest_api.py.
+IDENTITY_SOURCE = "method.request.header.Authorization"
+IDENTITY_VALIDATION = r"^Bearer roa_[a-z0-9]{12}_[A-Za-z0-9]{40}$"
+"""Exactly the header of a well-formed token (app/core/src/token.rs: `roa_<12 a-z0-9>_<40
+A-Za-z0-9>`): API Gateway answers 401 to anything else without calling the authorizer, so junk
+never reaches the Lambda or the database. The Rust parser accepts exactly the same headers; both
+are tested against app/token-cases.json."""
 _LITERAL = re.compile(r"[a-z0-9_-]+")
 _PARAM = re.compile(r"\{[a-z_][a-z0-9_]*\}")
 
