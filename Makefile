@@ -23,7 +23,7 @@ export PGPORT ?= 55432
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PGPORT)/postgres
 
 .PHONY: help setup build plan plans plan-diff test lint typecheck test-py test-rust postgres \
-        preview up rollout destroy bench clean static policy-check
+        preview up rollout destroy bench clean static policy-check local load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
@@ -109,6 +109,12 @@ rollout: setup ## python -m rollout --stack STACK: CodeDeploy moves the aliases 
 
 destroy: setup ## pulumi destroy -s STACK (needs the Pulumi CLI and AWS credentials)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi destroy --stack $(STACK)
+
+local: setup ## the stack on 127.0.0.1 through the exact zips, until Ctrl-C (LOCAL_ARGS="--api-port 3000")
+	$(PY) -m local serve $(LOCAL_ARGS)
+
+load: setup ## load and faults on a local stack of its own: dist/load.json and a table (LOAD_ARGS="--size small")
+	$(PY) -m local load $(LOAD_ARGS)
 
 bench: setup ## side-by-side benchmarks: bench/results/*.json (BENCH_ARGS="--only plan --runs 3")
 	$(PY) -m bench $(BENCH_ARGS)

@@ -40,7 +40,7 @@ from typing import Any
 
 from local.sandbox import SandboxError, free_port
 from local.services import new_token
-from local.stack import LocalStack, Ports
+from local.stack import ROOT, LocalStack, Ports
 
 ALL_SCOPES = ("commands:read", "commands:write", "devices:read", "devices:write", "images:read")
 READ_SCOPES = ("commands:read", "devices:read", "images:read")
@@ -719,10 +719,17 @@ class LoadRun:
         self.results["checks"].append({**ok, "scenario": "writes"})
 
 
-def run(size: Size, *, pg_port: int, say: Callable[[str], None] = print) -> dict[str, Any]:
+def run(
+    size: Size,
+    *,
+    pg_port: int,
+    dist: Path = ROOT / "dist",
+    app: Path = ROOT / "app",
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Every scenario on a stack of its own (free ports, PostgreSQL on `pg_port`)."""
     ports = Ports(api=free_port(), server=free_port(), invoke=free_port(), postgres=pg_port)
-    stack = LocalStack(ports=ports, work=Path("dist") / "local-load", say=say)
+    stack = LocalStack(dist=dist, app=app, ports=ports, work=dist / "local-load", say=say)
     with stack:
         load = LoadRun(stack, size, say)
         load.steady()
@@ -824,9 +831,9 @@ def _fmt(value: float | None) -> str:
 
 def main(args: argparse.Namespace) -> int:
     size = SIZES[args.size]
-    out = args.out or Path("dist") / "load.json"
+    out = args.out or args.dist / "load.json"
     try:
-        results = run(size, pg_port=args.postgres_port)
+        results = run(size, pg_port=args.postgres_port, dist=args.dist, app=args.app)
     except SandboxError as exc:
         print(f"local load: {exc}")
         return 2

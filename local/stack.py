@@ -587,9 +587,11 @@ class LocalStack:
         with contextlib.suppress(OSError):
             (self.workdir / STATE).unlink()
         for server in self._servers:
-            with contextlib.suppress(Exception):
+            if isinstance(server, ThreadingHTTPServer):
                 server.shutdown()
                 server.server_close()
+            else:
+                server.close()
         self._servers.clear()
         if self.server_process is not None:
             self.server_process.stop()

@@ -4,6 +4,7 @@ run that breaks it (no timing is asserted: the samples are made here)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from components.routes import load_routes
 from local.load import (
     ALL_SCOPES,
     READ_SCOPES,
+    SIZES,
     Mix,
     Sample,
     hostile_checks,
@@ -19,6 +21,7 @@ from local.load import (
     lost_writes,
     outage_checks,
     percentile,
+    run,
     sigterm_checks,
     steady_checks,
     summarize,
@@ -120,7 +123,10 @@ def test_outage_checks_pass_a_good_run_and_measure_recovery() -> None:
     [
         ({"before": sample(0.0, 0.1, 500, write_id="w1")}, "errors only while PostgreSQL is down"),
         ({"after": sample(4.0, 4.1, 503, write_id="w4")}, "errors only while PostgreSQL is down"),
-        ({"down-write": sample(1.5, 1.6, 404, write_id="w2")}, "every error while it is down is a 5xx"),
+        (
+            {"down-write": sample(1.5, 1.6, 404, write_id="w2")},
+            "every error while it is down is a 5xx",
+        ),
         (
             {"down-write": sample(1.5, 1.6, 201, write_id="w2")},
             "no request was let through while it was down",
@@ -213,7 +219,7 @@ def test_the_mix_expects_what_the_route_table_grants() -> None:
         "read": ("t-read", READ_SCOPES),
         "devices": ("t-dev", ("devices:read", "devices:write")),
     }
-    scopes = {tok: sc for tok, sc in tokens.values()}
+    scopes = dict(tokens.values())
     calls = Mix(tokens, "x").calls(200)
     seen = set()
     for call in calls:
@@ -243,3 +249,33 @@ def test_table_lists_every_scenario_and_check() -> None:
     text = table(results)
     assert "steady-front" in text and "[FAILED] steady-front: no errors (1)" in text
     json.dumps(results)  # the results are JSON as they are
+
+
+# ---------------------------------------------------------------------------------------------
+# the scenarios, once, small
+
+
+@pytest.mark.postgres
+@pytest.mark.rie
+def test_the_fault_scenarios_at_a_small_size() -> None:
+    """Every scenario on a local stack of its own; every check must hold. What is asserted is
+    behaviour (statuses, exit codes, rows found), never a timing."""
+    dist = Path(os.environ.get("RUNTIME_DIST", ROOT / "dist"))
+    if not (dist / "manifest.json").is_file():
+        message = f"{dist}/manifest.json missing: run `make build` (make test does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    results = run(SIZES["small"], pg_port=55448, dist=dist, say=lambda _: None)
+    failed = [c for c in results["checks"] if not c["ok"]]
+    assert not failed, table(results)
+    assert set(results["scenarios"]) == {
+        "steady-front",
+        "steady-server",
+        "lambda-killed",
+        "hostile",
+        "postgres-restart",
+        "server-sigterm",
+    }
+    assert results["writes"]["acknowledged"] > 0
+    assert results["writes"]["lost"] == 0
