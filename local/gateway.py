@@ -86,6 +86,11 @@ Decisions where AWS's documentation is silent (each also at the code):
   cache "authorizer responses", i.e. policies; a function error is no response. Not caching
   costs authorizer calls, never a wrong answer: the authorizer's 401 is a pure function of the
   header. Errors (500) are not cached either.
+- The authorizer's invocation timing out (InvokeTimeout, bounded by the integration timeout) or
+  failing is the same 500 ``{"message": null}`` as its function errors.
+- Paths have no ``/{stage}`` prefix: the front door is the API as its custom domain serves it
+  (mapped at the root, components/rest_api.py); the stage still appears in the method ARN and
+  in ``requestContext.path``, as AWS gives them.
 - Concurrent first requests with one token each call the authorizer (no request coalescing);
   the last output stored wins, every one of them is a valid output for that token.
 - ``integrationLatency`` in the handler's ``requestContext.authorizer`` is the authorizer call's
@@ -371,7 +376,7 @@ def _grant(payload: bytes) -> _Grant | None:
     values, optional usageIdentifierKey), else None."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("principalId"), str):
         return None
@@ -400,18 +405,21 @@ def _is_unauthorized(payload: bytes) -> bool:
     """The function error API Gateway turns into 401: errorMessage exactly ``Unauthorized``."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and doc.get("errorMessage") == "Unauthorized"
 
 
-def _group(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]] | None:
-    """Single-value (last wins) and multi-value maps, names grouped case-insensitively under
-    their first spelling; None when there are none (the event's null)."""
+def _group(
+    pairs: Iterable[tuple[str, str]], *, fold_case: bool
+) -> tuple[dict[str, str], dict[str, list[str]]] | None:
+    """Single-value (last wins) and multi-value maps; None when there are none (the event's
+    null). Header names (`fold_case`) are grouped case-insensitively under their first spelling
+    (RFC 9110 section 5.1); query parameter names are case-sensitive."""
     spelling: dict[str, str] = {}
     multi: dict[str, list[str]] = {}
     for name, value in pairs:
-        key = spelling.setdefault(name.lower(), name)
+        key = spelling.setdefault(name.lower() if fold_case else name, name)
         multi.setdefault(key, []).append(value)
     if not multi:
         return None
@@ -721,8 +729,8 @@ class FrontDoor:
         if "x-amzn-trace-id" not in names:
             trace = f"Root=1-{int(wall):08x}-{uuid.uuid4().hex[:24]}"
             added.append(("X-Amzn-Trace-Id", trace))
-        grouped = _group([*rest, *added])
-        query = _group(target.query)
+        grouped = _group([*rest, *added], fold_case=True)
+        query = _group(target.query, fold_case=False)
         content_type = next((v for k, v in reversed(headers) if k.lower() == "content-type"), None)
         user_agent = next((v for k, v in reversed(headers) if k.lower() == "user-agent"), None)
         text: str | None
@@ -829,7 +837,7 @@ class FrontDoor:
         """The proxy response (output format, rule 7) as status, headers and body, or why not."""
         try:
             doc = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             return "not JSON"
         if not isinstance(doc, dict):
             return f"not an object: {type(doc).__name__}"
@@ -965,11 +973,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             phrase = ""
         lines = [f"HTTP/1.1 {status} {phrase}"]
         lines += [f"{k}: {v}" for k, v in headers]
-        lines.append(f"Content-Length: {len(body)}")
+        # 204 and 304 have no body and no Content-Length (RFC 9110 sections 8.6, 15.3.5, 15.4.5):
+        # a function's body on a 204 is dropped. HEAD gets the length of the body it would get.
+        empty_status = status in (204, 304)
+        if not empty_status:
+            lines.append(f"Content-Length: {len(body)}")
         if close:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-        no_body = self.command == "HEAD" or status in (204, 304)
+        no_body = empty_status or self.command == "HEAD"
         self.wfile.write(head if no_body else head + body)
         self.wfile.flush()
         self.log_request(status, len(body))

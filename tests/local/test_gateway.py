@@ -476,6 +476,7 @@ ALLOW_ALL = {
             json.dumps({"principalId": "p", "policyDocument": ALLOW_ALL, "context": "x"}).encode(),
             False,
         ),
+        LambdaResult(b"[" * 100_000 + b"]" * 100_000, False),  # deeper than any JSON parser goes
         InvokeTimeout("authorizer timed out"),
         ConnectionRefusedError("rie is down"),
     ],
@@ -663,15 +664,17 @@ def test_samples_api_gateway_never_passes_on(name: str) -> None:
 def test_repeated_headers_and_query_parameters() -> None:
     front, _, _ = door()
     headers = [("X-Tag", "1"), ("x-tag", "2"), ("Accept", "a/b"), ("X-Empty", "")]
-    event = echoed(get(front, "/devices?a=1&a=2&b&c=&=x&&d=%26%3D+", headers=headers))
+    event = echoed(get(front, "/devices?a=1&a=2&b&c=&=x&&d=%26%3D+&A=3", headers=headers))
     assert event["headers"]["X-Tag"] == "2" and event["multiValueHeaders"]["X-Tag"] == ["1", "2"]
     assert event["headers"]["X-Empty"] == ""
-    assert event["queryStringParameters"] == {"a": "2", "b": "", "c": "", "d": "&=+"}
+    # query parameter names are case-sensitive: `A` is not `a`
+    assert event["queryStringParameters"] == {"a": "2", "b": "", "c": "", "d": "&=+", "A": "3"}
     assert event["multiValueQueryStringParameters"] == {
         "a": ["1", "2"],
         "b": [""],
         "c": [""],
         "d": ["&=+"],
+        "A": ["3"],
     }
 
 
@@ -786,6 +789,7 @@ def reply(doc: Any) -> LambdaResult:
     [
         LambdaResult(b"not json", False),
         LambdaResult(b"\xff", False),
+        LambdaResult(b"[" * 100_000 + b"]" * 100_000, False),
         reply([]),
         reply("200"),
         reply({}),
@@ -1102,6 +1106,18 @@ def test_serve_answers_like_the_front_door(server: Any) -> None:
     assert request(srv, "GET", "/devices", headers={"Authorization": "x"})[0] == 401
     status, headers, body = request(srv, "HEAD", "/devices")
     assert (status, body) == (403, b"")
+
+
+def test_serve_frames_a_204_without_a_body_and_keeps_the_connection() -> None:
+    doc = {"statusCode": 204, "body": "dropped", "headers": {"Content-Length": "7"}}
+    front, _, _ = door(handler=FakeHandler(reply(doc)))
+    with serve(front) as srv:
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+        for _ in range(2):  # the same connection answers twice: the framing was right
+            conn.request("GET", "/devices", headers={"Authorization": TOKEN})
+            resp = conn.getresponse()
+            assert (resp.status, resp.read(), resp.getheader("Content-Length")) == (204, b"", None)
+        conn.close()
 
 
 def test_serve_reads_chunked_bodies(server: Any) -> None:
