@@ -117,13 +117,36 @@ def _applies(statement: Statement, resource_arn: str) -> bool:
     return acts and any(wildcard_match(r, resource_arn) for r in statement.resources)
 
 
+Outcome = Literal["Allow", "ExplicitDeny", "ImplicitDeny"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a policy decided a request: the outcome and the statement that decided it (its index
+    in ``Statement``), None for an implicit deny, which no statement decides."""
+
+    outcome: Outcome
+    index: int | None = None
+    statement: Statement | None = None
+
+
+def explain(document: Mapping[str, Any], resource_arn: str) -> Explanation:
+    """`evaluate` with its reason: the first applying Deny, else the first applying Allow, else
+    an implicit deny. API Gateway answers the two denies with different messages."""
+    statements = parse_policy(document)
+    applying = [(i, s) for i, s in enumerate(statements) if _applies(s, resource_arn)]
+    deny = next(((i, s) for i, s in applying if s.effect == "Deny"), None)
+    if deny is not None:
+        return Explanation("ExplicitDeny", *deny)
+    allow = next(((i, s) for i, s in applying if s.effect == "Allow"), None)
+    if allow is not None:
+        return Explanation("Allow", *allow)
+    return Explanation("ImplicitDeny")
+
+
 def evaluate(document: Mapping[str, Any], resource_arn: str) -> Decision:
     """API Gateway's decision for one request: explicit Deny wins, else Allow if one applies."""
-    statements = parse_policy(document)
-    applying = [s for s in statements if _applies(s, resource_arn)]
-    if any(s.effect == "Deny" for s in applying):
-        return "Deny"
-    return "Allow" if any(s.effect == "Allow" for s in applying) else "Deny"
+    return "Allow" if explain(document, resource_arn).outcome == "Allow" else "Deny"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.apigw_policy import PolicyError, Stage, allowed, concrete_paths, evaluate
+from local.apigw_policy import PolicyError, Stage, allowed, concrete_paths, evaluate, explain
 
 STAGE = Stage(region="us-east-1", account="111122223333", api_id="a123456789", stage="test")
 P = STAGE.prefix
@@ -127,3 +127,36 @@ def test_allowed_and_concrete_paths() -> None:
     doc = policy(allow(f"{P}/GET/pets/*"))
     requests = [("GET", "/pets"), ("GET", "/pets/1"), ("GET", "/pets/1/toys"), ("POST", "/pets/1")]
     assert allowed(doc, STAGE, requests) == {("GET", "/pets/1"), ("GET", "/pets/1/toys")}
+
+
+@pytest.mark.parametrize(
+    ("statements", "request_arn", "outcome", "index"),
+    [
+        # IAM's evaluation logic: an applying Deny decides, whatever its position; else an
+        # applying Allow; else the implicit deny no statement decides
+        # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+        (
+            (allow(f"{P}/GET/*"), deny(f"{P}/GET/pets/*/toys")),
+            f"{P}/GET/pets/1/toys",
+            "ExplicitDeny",
+            1,
+        ),
+        (
+            (deny(f"{P}/GET/pets/*/toys"), allow(f"{P}/GET/*")),
+            f"{P}/GET/pets/1/toys",
+            "ExplicitDeny",
+            0,
+        ),
+        ((allow(f"{P}/GET/*"), deny(f"{P}/GET/pets/*/toys")), f"{P}/GET/pets/1", "Allow", 0),
+        ((deny(f"{P}/POST/*"), allow(f"{P}/GET/pets")), f"{P}/GET/pets", "Allow", 1),
+        ((allow(f"{P}/GET/pets"),), f"{P}/POST/pets", "ImplicitDeny", None),
+        ((deny(f"{P}/*/*"),), f"{P}/GET/pets", "ExplicitDeny", 0),
+    ],
+)
+def test_explain_names_the_deciding_statement(
+    statements: tuple[dict, ...], request_arn: str, outcome: str, index: int | None
+) -> None:
+    why = explain(policy(*statements), request_arn)
+    assert (why.outcome, why.index) == (outcome, index)
+    assert (why.statement is None) == (index is None)
+    assert evaluate(policy(*statements), request_arn) == ("Allow" if outcome == "Allow" else "Deny")
