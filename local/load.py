@@ -30,6 +30,7 @@ import json
 import math
 import os
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -67,8 +68,8 @@ SIZES = {
         steady_requests=60,
         kill_requests=30,
         hostile_requests=40,
-        outage_s=2.0,
-        sigterm_requests=60,
+        outage_s=8.0,
+        sigterm_requests=3000,
         deadline_s=60,
     ),
     "default": Size(
@@ -76,8 +77,8 @@ SIZES = {
         steady_requests=1500,
         kill_requests=200,
         hostile_requests=1000,
-        outage_s=8.0,
-        sigterm_requests=600,
+        outage_s=12.0,
+        sigterm_requests=20000,
         deadline_s=180,
     ),
 }
@@ -170,14 +171,16 @@ def run_calls(
     workers: int,
     deadline: float,
     on_sample: Callable[[Sample], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Sample]:
-    """Make `calls` from `workers` threads until they run out or `deadline` (monotonic)."""
-    queue = iter(list(calls))
+    """Make `calls` from `workers` threads until they run out, `deadline` (monotonic) passes or
+    `stop()` is true."""
+    queue = iter(calls)
     lock = threading.Lock()
     samples: list[Sample] = []
 
     def worker() -> None:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop is not None and stop()):
             with lock:
                 call = next(queue, None)
             if call is None:
@@ -266,6 +269,7 @@ def check(name: str, ok: bool, detail: str) -> dict[str, Any]:
 
 
 def steady_checks(summary: Mapping[str, Any], target: str) -> list[dict[str, Any]]:
+    """No 5xx or broken connection; every status what the route table says."""
     return [
         check(f"{target}: no errors", summary["errors"] == 0, f"{summary['errors']} errors"),
         check(
@@ -277,26 +281,25 @@ def steady_checks(summary: Mapping[str, Any], target: str) -> list[dict[str, Any
 
 
 def outage_checks(
-    samples: Sequence[Sample], down_at: float, up_at: float
+    samples: Sequence[Sample], stopping: float, down: float, starting: float, up: float
 ) -> tuple[list[dict[str, Any]], float | None]:
-    """PostgreSQL was stopped at `down_at` and answered again at `up_at`: errors only between
-    `down_at` and recovery (the first 2xx write after `up_at`), all 5xx; no 2xx for a request
-    with a fresh token (label "fresh") that ran entirely while the database was down. Returns
-    the checks and the recovery time in seconds (None: never recovered)."""
+    """PostgreSQL was being stopped from `stopping`, answered nothing from `down` to `starting`,
+    and answered again from `up`. Errors only from `stopping` to recovery (the end of the first
+    2xx write that started after `up`), all of them 5xx; no 2xx answered between `down` and
+    `starting` (every route needs the database: a 2xx then would be a write not stored, or a
+    token, "fresh" ones never seen by the authorizer among them, let through unchecked), and at
+    least one answer then (else the scenario proved nothing). Returns the checks and the
+    recovery time in seconds (None: never)."""
     recovered = next(
-        (s.end for s in samples if s.write_id is not None and s.is_2xx and s.start >= up_at), None
+        (s.end for s in samples if s.write_id is not None and s.is_2xx and s.start >= up), None
     )
-    recovery = None if recovered is None else round(recovered - up_at, 3)
+    recovery = None if recovered is None else round(recovered - up, 3)
     window_end = recovered if recovered is not None else math.inf
-    outside = [s for s in samples if (s.end < down_at or s.start > window_end) and not s.ok]
-    inside_errors = [s for s in samples if down_at <= s.end and s.start <= window_end and not s.ok]
+    outside = [s for s in samples if (s.end < stopping or s.start > window_end) and not s.ok]
+    inside_errors = [s for s in samples if stopping <= s.end and s.start <= window_end and not s.ok]
     not_5xx = [s for s in inside_errors if not s.is_5xx]
-    fresh_allowed = [
-        s
-        for s in samples
-        if s.label == "fresh" and s.is_2xx and down_at <= s.start and s.end <= up_at
-    ]
-    down = [s for s in samples if down_at <= s.start and s.end <= up_at]
+    while_down = [s for s in samples if down <= s.end <= starting]
+    let_through = [s for s in while_down if s.is_2xx]
     return [
         check("errors only while PostgreSQL is down", not outside, f"{len(outside)} outside"),
         check(
@@ -306,29 +309,39 @@ def outage_checks(
             f"({sorted({s.status for s in not_5xx})})",
         ),
         check(
-            "no request was let through while it was down (fresh tokens: the authorizer cannot "
-            "check them)",
-            not [s for s in down if s.is_2xx and s.write_id is not None] and not fresh_allowed,
-            f"{len(down)} requests while down, {len(fresh_allowed)} fresh-token 2xx",
+            "nothing let through while it was down (no write acknowledged, no token unchecked)",
+            bool(while_down) and not let_through,
+            f"{len(while_down)} answered while down, {len(let_through)} of them 2xx",
         ),
         check("recovered after it came back", recovery is not None, f"recovery {recovery} s"),
     ], recovery
 
 
 def sigterm_checks(
-    samples: Sequence[Sample], signalled_at: float, exited_at: float, exit_code: int | None
+    samples: Sequence[Sample],
+    held: Sequence[Sample],
+    signalled_at: float,
+    exited_at: float,
+    exit_code: int | None,
 ) -> list[dict[str, Any]]:
-    """In flight at the signal: answered (no refused, no broken connection) and as expected;
-    started after the process exited: refused; the exit status 0."""
+    """`held`: requests the server was inside of at the signal (they wait on a lock): each
+    answered as expected. Other requests started after the process exited: refused. Exit
+    status 0. Requests of the load that were in flight at the signal are counted: one that
+    the kernel had queued but the server had not accepted yet is reset, as with any server
+    that stops accepting (on AWS the load balancer deregisters the task first)."""
+    in_held = [s for s in held if s.start < signalled_at < s.end]
+    broken = [s for s in held if not s.ok]
     in_flight = [s for s in samples if s.start < signalled_at < s.end]
-    broken = [s for s in in_flight if s.status <= 0 or not s.ok]
+    reset = [s for s in in_flight if s.status <= 0]
     after = [s for s in samples if s.start > exited_at]
     served_after = [s for s in after if s.status != 0]
     return [
         check(
             "requests in flight at SIGTERM complete",
-            not broken,
-            f"{len(in_flight)} in flight, {len(broken)} not answered as expected",
+            bool(held) and len(in_held) == len(held) and not broken,
+            f"{len(held)} held in the server across the signal, {len(broken)} not answered as "
+            f"expected ({sorted(s.status for s in broken)}); of the load, {len(in_flight)} in "
+            f"flight, {len(reset)} reset before the server accepted them",
         ),
         check(
             "requests after exit are refused",
@@ -370,10 +383,16 @@ def kill_checks(
 def hostile_checks(samples: Sequence[Sample], alive: Mapping[str, bool]) -> list[dict[str, Any]]:
     allowed = [s for s in samples if s.is_2xx]
     fives = [s for s in samples if s.is_5xx or s.status <= 0]
+    other = [s for s in samples if not s.ok and not s.is_2xx and s not in fives]
     dead = sorted(name for name, ok in alive.items() if not ok)
     return [
         check("no hostile request allowed", not allowed, f"{len(allowed)} got 2xx"),
         check("no 5xx from the front door", not fives, f"{len(fives)} 5xx or broken"),
+        check(
+            "each refused as API Gateway refuses it (401, 403, 413, ...)",
+            not other,
+            f"{len(other)} other: {sorted({(s.label, s.status) for s in other})[:5]}",
+        ),
         check("every process alive afterwards", not dead, f"dead: {', '.join(dead) or 'none'}"),
     ]
 
@@ -394,71 +413,51 @@ def lost_writes(acknowledged: Sequence[str], found: Iterable[str]) -> dict[str, 
 
 
 class Mix:
-    """Requests over app/routes.json's routes for several tokens: each call knows its answer."""
+    """Requests over app/routes.json's routes for several tokens: each call knows its answer.
+    `device` exists before the calls run (created by `LoadRun`), owned by the tokens' owner, so
+    reads of it never race the write that made it."""
 
-    def __init__(self, tokens: Mapping[str, tuple[str, tuple[str, ...]]], run: str) -> None:
+    def __init__(
+        self, tokens: Mapping[str, tuple[str, tuple[str, ...]]], run: str, device: str
+    ) -> None:
         self.tokens = tokens
         self.run = run
+        self.device = device
         self.n = 0
 
-    def _id(self) -> str:
+    def new_id(self) -> str:
         self.n += 1
         return f"load-{self.run}-{self.n}"
 
     def calls(self, count: int) -> list[Call]:
-        """`count` calls cycling through reads and writes with every token."""
+        """`count` calls cycling through the tokens and five kinds: create a device, list, read
+        one, send it a command, list images."""
         out: list[Call] = []
         labels = sorted(self.tokens)
-        seeded: dict[str, str] = {}
+        device = self.device
         for i in range(count):
             label = labels[i % len(labels)]
             token, scopes = self.tokens[label]
             kind = i // len(labels) % 5
-            if kind == 0 or label not in seeded:
-                device = self._id()
+            if kind == 0:
                 writes = "devices:write" in scopes
-                if writes:
-                    seeded[label] = device
-                body = json.dumps({"id": device, "name": f"load {device}"}).encode()
-                out.append(
-                    Call(
-                        label,
-                        "POST",
-                        "/devices",
-                        token,
-                        body,
-                        (201, 200) if writes else (403,),
-                        device if writes else None,
-                    )
-                )
-                continue
-            device = seeded[label]
-            if kind == 1:
+                new = self.new_id()
+                body = json.dumps({"id": new, "name": f"load {new}"}).encode()
+                expected: tuple[int, ...] = (201, 200) if writes else (403,)
+                write_id = new if writes else None
+                out.append(Call(label, "POST", "/devices", token, body, expected, write_id))
+            elif kind == 1:
                 out.append(
                     Call(label, "GET", "/devices", token, expected=_exp(scopes, "devices:read"))
                 )
             elif kind == 2:
-                out.append(
-                    Call(
-                        label,
-                        "GET",
-                        f"/devices/{device}",
-                        token,
-                        expected=_exp(scopes, "devices:read"),
-                    )
-                )
+                expected = _exp(scopes, "devices:read")
+                out.append(Call(label, "GET", f"/devices/{device}", token, expected=expected))
             elif kind == 3:
                 body = json.dumps({"command": "reboot", "payload": {"delay_s": 1}}).encode()
-                out.append(
-                    Call(
-                        label,
-                        "POST",
-                        f"/devices/{device}/commands",
-                        token,
-                        body,
-                        _exp(scopes, "commands:write"),
-                    )
-                )
+                expected = _exp(scopes, "commands:write")
+                path = f"/devices/{device}/commands"
+                out.append(Call(label, "POST", path, token, body, expected))
             else:
                 out.append(
                     Call(label, "GET", "/images", token, expected=_exp(scopes, "images:read"))
@@ -469,9 +468,9 @@ class Mix:
         token, _ = self.tokens[label]
         out = []
         for _ in range(count):
-            device = self._id()
-            body = json.dumps({"id": device, "name": f"load {device}"}).encode()
-            out.append(Call(label, "POST", "/devices", token, body, (201, 200), device))
+            new = self.new_id()
+            body = json.dumps({"id": new, "name": f"load {new}"}).encode()
+            out.append(Call(label, "POST", "/devices", token, body, (201, 200), new))
         return out
 
 
@@ -482,9 +481,9 @@ def _exp(scopes: Sequence[str], needed: str) -> tuple[int, ...]:
 def hostile_calls(count: int, tokens: Mapping[str, str], good: str) -> list[Call]:
     """Forged (right shape, never issued), expired, revoked, malformed, oversized, unknown."""
     kinds: list[Callable[[int], Call]] = [
-        lambda _: Call("forged", "GET", "/devices", new_token()[0], expected=(401,)),
-        lambda _: Call("expired", "GET", "/devices", tokens["expired"], expected=(401,)),
-        lambda _: Call("revoked", "GET", "/devices", tokens["revoked"], expected=(401,)),
+        lambda _: Call("forged", "GET", "/devices", new_token()[0], expected=(403,)),
+        lambda _: Call("expired", "GET", "/devices", tokens["expired"], expected=(403,)),
+        lambda _: Call("revoked", "GET", "/devices", tokens["revoked"], expected=(403,)),
         lambda _: Call(
             "malformed",
             "GET",
@@ -527,13 +526,6 @@ def _insert_tokens(stack: LocalStack, count: int, scopes: Sequence[str]) -> list
     return tokens
 
 
-def _inits(stack: LocalStack, function: str) -> int:
-    return sum(
-        p.read_text(errors="replace").count("INIT REPORT")
-        for p in (stack.workdir / "logs").glob(f"{function}-*.log")
-    )
-
-
 class LoadRun:
     """The scenarios against one stack, in order; `results` fills as they run."""
 
@@ -550,7 +542,15 @@ class LoadRun:
             "devices": ("devices:read", "devices:write"),
         }
         self.tokens = {k: (stack.issue_token(v, owner="load-owner"), v) for k, v in labels.items()}
-        self.mix = Mix(self.tokens, uuid.uuid4().hex[:6])
+        run = uuid.uuid4().hex[:6]
+        device = f"load-{run}-seed"
+        body = json.dumps({"id": device, "name": "load seed"}).encode()
+        status, _, answer = request(
+            stack.ports.server, "POST", "/devices", token=self.tokens["all"][0], body=body
+        )
+        if status not in (200, 201):
+            raise SandboxError(f"the load could not create its seed device: {status} {answer!r}")
+        self.mix = Mix(self.tokens, run, device)
 
     @property
     def ports(self) -> Ports:
@@ -583,38 +583,70 @@ class LoadRun:
             self.record(f"steady-{target}", samples, steady_checks(summarize(samples), target))
 
     def lambda_killed(self) -> None:
+        """Every handler runtime stopped (SIGSTOP), one request sent (it waits in an environment:
+        surely in flight), that environment's runtime killed (SIGKILL), the others resumed; then
+        that environment invoked again (it must initialise a new runtime), and more load."""
         pool = self.stack.pools[self.handler]
-        killed: dict[str, float] = {}
+        token = self.tokens["all"][0]
+        request(self.ports.api, "GET", "/devices", token=token)  # at least one environment
+        runtimes = {i.number: i.runtime_pid() for i in pool.instances()}
+        stopped = [pid for pid in runtimes.values() if pid is not None]
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        victim: list[Sample] = []
 
-        def killer() -> None:
-            deadline = self.deadline()
-            while time.monotonic() < deadline:
-                for inst in pool.busy():
-                    pid = inst.runtime_pid()
-                    if pid is not None:
-                        killed["before"] = _inits(self.stack, self.handler)
-                        os.kill(pid, signal.SIGKILL)
-                        killed["at"] = time.monotonic()
-                        return
-                time.sleep(0.002)
+        def send() -> None:
+            start = time.monotonic()
+            status, _, _ = request(self.ports.api, "GET", "/devices", token=token)
+            victim.append(Sample("front", "victim", start, time.monotonic(), status, (502, 500)))
 
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        busy: list[Any] = []
+        deadline = time.monotonic() + 10
+        while not busy and time.monotonic() < deadline:
+            busy = [i for i in pool.busy() if i.number in runtimes]
+            time.sleep(0.01)
+        checks: list[dict[str, Any]]
+        if not busy:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
+            sender.join(timeout=40)
+            checks = [check("the request reached a stopped environment", False, "none busy")]
+            self.record("lambda-killed", victim, checks)
+            return
+        inst = busy[0]
+        time.sleep(0.2)
+        log = inst.fn.log_path
+        inits_before = log.read_text(errors="replace").count("INIT REPORT")
+        killed_at = time.monotonic()
+        os.kill(int(runtimes[inst.number] or 0), signal.SIGKILL)
+        for pid in stopped:
+            if pid != runtimes[inst.number]:
+                os.kill(pid, signal.SIGCONT)
+        sender.join(timeout=40)
+        event = json.loads(
+            (self.stack.app / "events" / "handler" / "list-devices.json").read_text()
+        )
+        again = pool.invoke_in(inst, event, 30)
+        inits_after = log.read_text(errors="replace").count("INIT REPORT")
         calls = [c for c in self.mix.calls(self.size.kill_requests * 3) if c.label == "all"]
-        thread = threading.Thread(target=killer, daemon=True)
-        thread.start()
         samples = run_calls(
             "front",
             self.ports.api,
             calls[: self.size.kill_requests],
-            workers=1,
+            workers=self.size.workers,
             deadline=self.deadline(),
         )
-        thread.join(timeout=5)
-        if "at" in killed:
-            after = _inits(self.stack, self.handler)
-            checks = kill_checks(samples, killed["at"], int(killed["before"]), after)
-        else:
-            checks = [check("a busy runtime was found to kill", False, "none found")]
-        self.record("lambda-killed", samples, checks)
+        checks = kill_checks([*victim, *samples], killed_at, inits_before, inits_after)
+        checks.append(
+            check(
+                "that environment answers its next invocation",
+                not again.result.function_error and again.cold,
+                f"function error {again.result.function_error}, new init {again.cold}",
+            )
+        )
+        self.record("lambda-killed", [*victim, *samples], checks)
 
     def hostile(self) -> None:
         db = self.stack.database
@@ -625,7 +657,7 @@ class LoadRun:
         calls = hostile_calls(
             self.size.hostile_requests,
             {"expired": expired, "revoked": revoked},
-            self.tokens["read"][0],
+            self.tokens["all"][0],
         )
         samples = run_calls(
             "front", self.ports.api, calls, workers=self.size.workers, deadline=self.deadline()
@@ -649,9 +681,11 @@ class LoadRun:
 
         def outage() -> None:
             time.sleep(0.5)
-            marks["down"] = time.monotonic()
+            marks["stopping"] = time.monotonic()
             postgres.stop()
+            marks["down"] = time.monotonic()  # pg_ctl stop returned: nothing answers
             time.sleep(size.outage_s)
+            marks["starting"] = time.monotonic()  # still down until pg_ctl start returns
             postgres.start()
             marks["up"] = time.monotonic()
 
@@ -668,38 +702,68 @@ class LoadRun:
             self.ports.api,
             calls,
             per_second=per_second * 2,
-            workers=size.workers,
+            workers=max(size.workers, 16),
             deadline=self.deadline(),
         )
         thread.join(timeout=size.outage_s + 60)
-        checks, recovery = outage_checks(samples, marks["down"], marks["up"])
-        down = round(marks["up"] - marks["down"], 3)
+        checks, recovery = outage_checks(
+            samples, marks["stopping"], marks["down"], marks["starting"], marks["up"]
+        )
+        down = round(marks["starting"] - marks["down"], 3)
         self.record("postgres-restart", samples, checks, recovery_s=recovery, down_s=down)
 
     def server_sigterm(self) -> None:
-        server = self.stack.server_process
-        assert server is not None
+        """Requests surely in flight: `held` GET /devices wait on a table lock taken just before
+        the signal and released after it (the server has accepted them and is inside the
+        handler), with unpaced load around them."""
+        server, db = self.stack.server_process, self.stack.database
+        assert server is not None and db is not None
         sig: dict[str, Any] = {}
+        held: list[Sample] = []
+        token = self.tokens["all"][0]
+
+        def one_held() -> None:
+            start = time.monotonic()
+            status, _, _ = request(self.ports.server, "GET", "/devices", token=token)
+            held.append(
+                Sample("server", "held", start, time.monotonic(), status, (200,), None, None)
+            )
 
         def terminate() -> None:
-            time.sleep(1.0)
+            time.sleep(0.5)
+            hold = (
+                "BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"
+            )
+            lock = subprocess.Popen(
+                ["psql", "-X", "-q", db.url, "-c", hold],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(0.3)
+            waiters = [threading.Thread(target=one_held, daemon=True) for _ in range(3)]
+            for w in waiters:
+                w.start()
+            time.sleep(0.3)
             sig["at"] = time.monotonic()
             sig["code"] = server.terminate(timeout=30)
             sig["exited"] = time.monotonic()
+            lock.wait(timeout=30)
+            for w in waiters:
+                w.join(timeout=30)
 
         thread = threading.Thread(target=terminate, daemon=True)
         thread.start()
-        samples = run_pacing(
+        samples = run_calls(
             "server",
             self.ports.server,
             self.mix.calls(self.size.sigterm_requests),
-            per_second=self.size.sigterm_requests / 3,
             workers=self.size.workers,
             deadline=self.deadline(),
+            stop=lambda: "exited" in sig and time.monotonic() > sig["exited"] + 0.3,
         )
-        thread.join(timeout=40)
-        checks = sigterm_checks(samples, sig["at"], sig["exited"], sig.get("code"))
-        self.record("server-sigterm", samples, checks, exit_code=sig.get("code"))
+        thread.join(timeout=60)
+        checks = sigterm_checks(samples, held, sig["at"], sig["exited"], sig.get("code"))
+        self.record("server-sigterm", [*samples, *held], checks, exit_code=sig.get("code"))
         self.stack.server_process = None
 
     def writes(self) -> None:

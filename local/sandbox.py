@@ -340,12 +340,21 @@ def _tool(name: str) -> str:
 
 
 def child_pid(pid: int) -> int | None:
-    """The first child of ``pid`` (unshare --fork's child: the jailed process)."""
+    """The first child of ``pid`` (unshare --fork's child: the jailed process; the emulator's:
+    the runtime). Every thread's list is read: a Go program (the emulator) starts its children
+    from whichever thread runs, and /proc lists a child under the thread that forked it."""
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
+        tasks = sorted(int(t.name) for t in Path(f"/proc/{pid}/task").iterdir())
+    except (OSError, ValueError):
         return None
-    return int(text[0]) if text else None
+    for task in [pid, *[t for t in tasks if t != pid]]:
+        try:
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text().split()
+        except OSError:
+            continue
+        if text:
+            return int(text[0])
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

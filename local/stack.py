@@ -244,6 +244,32 @@ class FunctionPool:
         finally:
             self._release(inst)
 
+    def invoke_in(self, inst: Instance, event: Any, timeout: float) -> Invoked:
+        """An invocation in one given environment (the fault scenarios use it to see what that
+        environment does next)."""
+        if not inst.lock.acquire(timeout=timeout):
+            raise InvokeTimeout(f"{self.name}: environment {inst.number} stayed busy")
+        before = inst.fn.log_path.stat().st_size
+        try:
+            out = inst.fn.invoke(event, timeout=timeout)
+            text = inst.fn.log_path.read_bytes()[before:].decode(errors="replace")
+            init = _INIT_REPORT.search(text)
+            report = _REPORT.search(text)
+            return Invoked(
+                LambdaResult(out.body, out.is_function_error or out.status >= 500),
+                inst.number,
+                init is not None,
+                float(init.group(1)) if init else None,
+                float(report.group(2)) if report else None,
+                text,
+            )
+        finally:
+            self._release(inst)
+
+    def instances(self) -> list[Instance]:
+        with self._cond:
+            return list(self._instances)
+
     def invoke(self, event: dict[str, Any], timeout: float) -> LambdaResult:
         """The front door's `Invoker`."""
         return self.invoke_detailed(event, timeout).result
@@ -445,7 +471,8 @@ class LocalStack:
         work.mkdir(parents=True, exist_ok=True)
         (work / STATE).unlink(missing_ok=True)
         logs = work / "logs"
-        logs.mkdir(exist_ok=True)
+        _remove_tree(logs)  # this run's logs only
+        logs.mkdir()
         try:
             self._start(work, logs)
         except BaseException:

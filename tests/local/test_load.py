@@ -100,6 +100,10 @@ def test_steady_checks() -> None:
     assert [c["ok"] for c in steady_checks(broken, "front")] == [False, False]
 
 
+MARKS = (1.0, 1.2, 2.8, 3.0)
+"""stopping, down (pg_ctl stop returned), starting, up (pg_ctl start returned)."""
+
+
 def _outage_run(**changes: Sample) -> list[Sample]:
     run = {
         "before": sample(0.0, 0.1, 201, write_id="w1"),
@@ -113,7 +117,7 @@ def _outage_run(**changes: Sample) -> list[Sample]:
 
 
 def test_outage_checks_pass_a_good_run_and_measure_recovery() -> None:
-    checks, recovery = outage_checks(_outage_run(), down_at=1.0, up_at=3.0)
+    checks, recovery = outage_checks(_outage_run(), *MARKS)
     assert all(c["ok"] for c in checks), checks
     assert recovery == 0.3  # the first 2xx write after up ended at 3.3
 
@@ -129,11 +133,18 @@ def test_outage_checks_pass_a_good_run_and_measure_recovery() -> None:
         ),
         (
             {"down-write": sample(1.5, 1.6, 201, write_id="w2")},
-            "no request was let through while it was down",
+            "nothing let through while it was down",
         ),
         (
             {"down-fresh": sample(1.7, 1.8, 200, label="fresh", expected=(200,))},
-            "no request was let through while it was down",
+            "nothing let through while it was down",
+        ),
+        (  # no request ran while it was down: the scenario proved nothing
+            {
+                "down-write": sample(0.5, 0.6, 201, write_id="w2"),
+                "down-fresh": sample(0.7, 0.8, 200, label="fresh", expected=(200,)),
+            },
+            "nothing let through while it was down",
         ),
         (
             {
@@ -145,25 +156,34 @@ def test_outage_checks_pass_a_good_run_and_measure_recovery() -> None:
     ],
 )
 def test_outage_checks_trip(change: dict[str, Sample], tripped: str) -> None:
-    checks, _ = outage_checks(_outage_run(**change), down_at=1.0, up_at=3.0)
+    checks, _ = outage_checks(_outage_run(**change), *MARKS)
     failed = [c["name"] for c in checks if not c["ok"]]
     assert any(name.startswith(tripped) for name in failed), checks
 
 
 def test_sigterm_checks() -> None:
-    good = [
-        sample(0.9, 1.2, 200),  # in flight at 1.0, answered
-        sample(1.5, 1.5, 0),  # after exit (1.3): refused
-    ]
-    assert all(c["ok"] for c in sigterm_checks(good, 1.0, 1.3, 0))
+    held = [sample(0.8, 1.5, 200, label="held", expected=(200,))]  # inside the server at 1.0
+    good = [sample(0.9, 1.2, 200), sample(1.5, 1.5, 0)]  # after exit (1.3): refused
+    assert all(c["ok"] for c in sigterm_checks(good, held, 1.0, 1.3, 0))
     names = lambda checks: [c["name"] for c in checks if not c["ok"]]  # noqa: E731
-    cut = [sample(0.9, 1.2, -1), sample(1.5, 1.5, 0)]
-    assert names(sigterm_checks(cut, 1.0, 1.3, 0)) == ["requests in flight at SIGTERM complete"]
+    cut = [sample(0.8, 1.2, -1, label="held", expected=(200,))]
+    assert names(sigterm_checks(good, cut, 1.0, 1.3, 0)) == [
+        "requests in flight at SIGTERM complete"
+    ]
+    early = [sample(0.1, 0.2, 200, label="held", expected=(200,))]  # done before the signal
+    assert names(sigterm_checks(good, early, 1.0, 1.3, 0)) == [
+        "requests in flight at SIGTERM complete"
+    ]
+    assert names(sigterm_checks(good, [], 1.0, 1.3, 0)) == [
+        "requests in flight at SIGTERM complete"
+    ]
     served = [sample(0.9, 1.2, 200), sample(1.5, 1.6, 200)]
-    assert names(sigterm_checks(served, 1.0, 1.3, 0)) == ["requests after exit are refused"]
+    assert names(sigterm_checks(served, held, 1.0, 1.3, 0)) == ["requests after exit are refused"]
     nothing_after = [sample(0.9, 1.2, 200)]
-    assert names(sigterm_checks(nothing_after, 1.0, 1.3, 0)) == ["requests after exit are refused"]
-    assert names(sigterm_checks(good, 1.0, 1.3, 1)) == ["exit status 0"]
+    assert names(sigterm_checks(nothing_after, held, 1.0, 1.3, 0)) == [
+        "requests after exit are refused"
+    ]
+    assert names(sigterm_checks(good, held, 1.0, 1.3, 1)) == ["exit status 0"]
 
 
 def test_kill_checks() -> None:
@@ -195,6 +215,10 @@ def test_hostile_checks() -> None:
     assert names(hostile_checks(good, {**alive, "server": False})) == [
         "every process alive afterwards"
     ]
+    wrong = sample(0, 1, 404, expected=(403,))  # refused, but not as API Gateway refuses it
+    assert names(hostile_checks([*good, wrong], alive)) == [
+        "each refused as API Gateway refuses it (401, 403, 413, ...)"
+    ]
 
 
 def test_lost_writes_counts() -> None:
@@ -220,7 +244,7 @@ def test_the_mix_expects_what_the_route_table_grants() -> None:
         "devices": ("t-dev", ("devices:read", "devices:write")),
     }
     scopes = dict(tokens.values())
-    calls = Mix(tokens, "x").calls(200)
+    calls = Mix(tokens, "x", "seed").calls(200)
     seen = set()
     for call in calls:
         path = call.path

@@ -432,6 +432,20 @@ def test_timer_refuses_an_event_that_is_not_a_schedule(
     assert running("timer").invoke(event).is_function_error
 
 
+@pytest.mark.parametrize("function", ["handler", "timer"])
+def test_logs_are_plain_text_as_cloudwatch_stores_them(
+    function: str, running: Callable[[str], RieFunction]
+) -> None:
+    """CloudWatch Logs keeps a function's output as bytes: ANSI colour codes (ESC [) would show
+    up in every log line and break Logs Insights' parsing. The functions log plain text, and
+    their own lines (not only the emulator's) are there."""
+    fn = running(function)
+    fn.invoke(sample_events(function)["wrong-shape"])  # a malformed event: logged as an error
+    runtime_lines = [line for line in fn.log().splitlines() if "(rapid)" not in line]
+    assert any("INFO" in line or "WARN" in line or "ERROR" in line for line in runtime_lines)
+    assert "\x1b[" not in fn.log(), [line for line in runtime_lines if "\x1b[" in line][:3]
+
+
 # ---------------------------------------------------------------------------------------------
 # Negative control
 

@@ -135,7 +135,26 @@ pub async fn init_database(sdk: &SdkConfig) -> Result<Pool, ConfigError> {
 
 /// Logging as Lambda expects (honours `AWS_LAMBDA_LOG_LEVEL`, `RUST_LOG`, `AWS_LAMBDA_LOG_FORMAT`).
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use lambda_runtime::tracing::subscriber::{
+        self,
+        filter::{EnvFilter, LevelFilter},
+    };
+    // What lambda_runtime's init_default_subscriber does (Lambda's advanced logging controls:
+    // AWS_LAMBDA_LOG_FORMAT, AWS_LAMBDA_LOG_LEVEL, else RUST_LOG), without ANSI colours: the
+    // default writes escape codes whatever stdout is, and CloudWatch Logs keeps them as bytes.
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = level.as_deref().unwrap_or("INFO").parse::<LevelFilter>().unwrap_or(LevelFilter::INFO);
+    let collector = subscriber::fmt()
+        .with_ansi(false)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(EnvFilter::builder().with_default_directive(level.into()).from_env_lossy());
+    if format.eq_ignore_ascii_case("json") {
+        collector.json().init()
+    } else {
+        collector.init()
+    }
 }
 
 #[cfg(test)]
