@@ -290,3 +290,39 @@ def test_a_bad_event_file_is_one_line(tmp_path: Path) -> None:
     out = _cli("invoke", "nosuch", str(good), timeout=60)
     assert out.returncode == 2
     assert "no declared function 'nosuch'" in out.stderr
+
+
+def test_a_missing_tool_is_one_line_naming_the_package(tmp_path: Path) -> None:
+    """psql off PATH (the emulator found where make setup puts it): one line, what to install."""
+    _skip_without_build()
+    rie = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True, check=False)
+    env = {
+        "PATH": str(tmp_path),  # nothing on it
+        "AWS_LAMBDA_RIE": str(
+            Path(rie.stdout.strip() or Path.home() / "go") / "bin" / "aws-lambda-rie"
+        ),
+        "HOME": str(Path.home()),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local",
+            "--dist",
+            str(DIST),
+            "serve",
+            "--postgres-port",
+            str(PG_PORT),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "local: psql not found on PATH: install postgresql-client "
+        "(apt-get install -y postgresql-client)"
+    ]
