@@ -763,7 +763,17 @@ class LoadRun:
         )
         thread.join(timeout=60)
         checks = sigterm_checks(samples, held, sig["at"], sig["exited"], sig.get("code"))
-        self.record("server-sigterm", [*samples, *held], checks, exit_code=sig.get("code"))
+        # The table's figures are the server's while it ran; refusals after exit are expected.
+        before_exit = [x for x in samples if x.start <= sig["exited"]]
+        refused = sum(1 for x in samples if x.start > sig["exited"] and x.status == 0)
+        self.record(
+            "server-sigterm",
+            [*before_exit, *held],
+            checks,
+            exit_code=sig.get("code"),
+            refused_after_exit=refused,
+            drain_s=round(sig["exited"] - sig["at"], 3),
+        )
         self.stack.server_process = None
 
     def writes(self) -> None:
