@@ -24,9 +24,9 @@ from typing import Any
 from components.routes import RouteError
 from declarations import resolve
 from local.artifacts import declared, references
-from local.events import ecr_push_event, pattern_matches, scheduled_event
+from local.events import ACCOUNT, ecr_push_event, pattern_matches, scheduled_event
 from local.sandbox import SandboxError, free_port
-from local.services import ACCOUNT, REGION
+from local.services import REGION, Moto
 from local.stack import (
     ECR_REPOSITORY,
     ROOT,
@@ -187,15 +187,15 @@ def _invoke(args: argparse.Namespace, function: str, event: Any, stack: LocalSta
     status, body, headers = invoke_running(state, function, event)
     if status != 200:
         raise CliError(f"the running stack answered {status} for {function}: {body.decode()[:300]}")
-    log = base64.b64decode(headers.get("X-Amz-Log-Result", "")).decode(errors="replace")
-    error = "X-Amz-Function-Error" in headers
+    log = base64.b64decode(headers.get("x-amz-log-result", "")).decode(errors="replace")
+    error = "x-amz-function-error" in headers
     _print_invocation(
         function,
         body,
         error=error,
-        cold=headers.get("X-Local-Cold-Start") == "true",
-        init=headers.get("X-Local-Init-Duration-Ms"),
-        took=headers.get("X-Local-Duration-Ms"),
+        cold=headers.get("x-local-cold-start") == "true",
+        init=headers.get("x-local-init-duration-ms"),
+        took=headers.get("x-local-duration-ms"),
         log=log,
     )
     return not error
@@ -273,8 +273,6 @@ def cmd_event(args: argparse.Namespace) -> int:
         raise CliError(f'{args.app} declares no function with trigger = "event-pattern"')
 
     def push(stack: LocalStack | None, state: Any) -> int:
-        from local.services import Moto  # noqa: PLC0415
-
         moto = stack.moto if stack is not None else Moto(state["moto"])
         assert moto is not None
         digest = moto.push_image(args.repository, args.tag)

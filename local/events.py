@@ -25,24 +25,48 @@ from datetime import UTC, datetime
 from typing import Any
 
 ACCOUNT = "123456789012"
+"""moto's account, and the account of every event made here."""
+
+
+def _event(
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    region: str,
+    account: str,
+    resources: list[str],
+    when: datetime | None,
+) -> dict[str, Any]:
+    """EventBridge's envelope around `detail` (the fields every event has:
+    https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
 
 
 def scheduled_event(
     rule: str, *, region: str, account: str = ACCOUNT, when: datetime | None = None
 ) -> dict[str, Any]:
     """The event EventBridge sends a target when the schedule of rule `rule` fires."""
-    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": account,
-        "time": moment,
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule}"],
-        "detail": {},
-    }
+    rule_arn = f"arn:aws:events:{region}:{account}:rule/{rule}"
+    return _event(
+        "aws.events",
+        "Scheduled Event",
+        {},
+        region=region,
+        account=account,
+        resources=[rule_arn],
+        when=when,
+    )
 
 
 def ecr_push_event(
@@ -57,24 +81,22 @@ def ecr_push_event(
     """The event ECR sends EventBridge when an image push succeeds: "ECR Image Action" from
     ``aws.ecr`` with ``action-type`` PUSH
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html)."""
-    moment = (when or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": account,
-        "time": moment,
-        "region": region,
-        "resources": [],
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": repository,
-            "image-digest": digest,
-            "action-type": "PUSH",
-            "image-tag": tag,
-        },
+    detail = {
+        "result": "SUCCESS",
+        "repository-name": repository,
+        "image-digest": digest,
+        "action-type": "PUSH",
+        "image-tag": tag,
     }
+    return _event(
+        "aws.ecr",
+        "ECR Image Action",
+        detail,
+        region=region,
+        account=account,
+        resources=[],
+        when=when,
+    )
 
 
 def token_authorizer_event(token: str, method_arn: str) -> dict[str, Any]:

@@ -25,7 +25,6 @@ Tests check the arithmetic (tests/local/test_load.py), never a timing.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import math
 import os
@@ -39,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.sandbox import SandboxError, free_port
+from local.sandbox import SandboxError, free_port, request
 from local.services import new_token
 from local.stack import ROOT, LocalStack, Ports
 
@@ -119,36 +118,6 @@ class Sample:
         return self.status >= 500
 
 
-def request(
-    port: int,
-    method: str,
-    path: str,
-    *,
-    token: str | None = None,
-    body: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = 35.0,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request to 127.0.0.1:`port` on a new connection: (status, headers, body); status 0
-    when refused, -1 when the connection broke before an answer."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    hdrs = {"Connection": "close", **(headers or {})}
-    if token is not None:
-        hdrs["Authorization"] = f"Bearer {token}"
-    if body is not None:
-        hdrs.setdefault("Content-Type", "application/json")
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    except ConnectionRefusedError:
-        return 0, {}, b""
-    except (ConnectionError, http.client.HTTPException, TimeoutError, OSError):
-        return -1, {}, b""
-    finally:
-        conn.close()
-
-
 @dataclass(frozen=True)
 class Call:
     """A request to make and the statuses that would be right for it."""
@@ -163,6 +132,22 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+def _send(target: str, port: int, call: Call, timeout: float) -> Sample:
+    start = time.monotonic()
+    status, headers, _ = request(
+        port,
+        call.method,
+        call.path,
+        token=call.token,
+        body=call.body,
+        headers=call.headers,
+        timeout=timeout,
+    )
+    end = time.monotonic()
+    error_type = headers.get("x-amzn-errortype")
+    return Sample(target, call.label, start, end, status, call.expected, call.write_id, error_type)
+
+
 def run_calls(
     target: str,
     port: int,
@@ -170,45 +155,39 @@ def run_calls(
     *,
     workers: int,
     deadline: float,
-    on_sample: Callable[[Sample], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    per_second: float | None = None,
+    timeout: float = 35.0,
 ) -> list[Sample]:
     """Make `calls` from `workers` threads until they run out, `deadline` (monotonic) passes or
-    `stop()` is true."""
-    queue = iter(calls)
+    `stop()` is true. With `per_second`, call i starts no earlier than i / per_second seconds
+    after the first, so a scenario spans the fault it injects."""
+    started = time.monotonic()
+    queue = enumerate(calls)
     lock = threading.Lock()
     samples: list[Sample] = []
 
     def worker() -> None:
         while time.monotonic() < deadline and not (stop is not None and stop()):
             with lock:
-                call = next(queue, None)
-            if call is None:
+                item = next(queue, None)
+            if item is None:
                 return
-            start = time.monotonic()
-            status, headers, _ = request(
-                port, call.method, call.path, token=call.token, body=call.body, headers=call.headers
-            )
-            sample = Sample(
-                target,
-                call.label,
-                start,
-                time.monotonic(),
-                status,
-                call.expected,
-                call.write_id,
-                headers.get("x-amzn-errortype"),
-            )
+            index, call = item
+            if per_second is not None:
+                at = started + index / per_second
+                if at > deadline:
+                    return
+                time.sleep(max(at - time.monotonic(), 0))
+            sample = _send(target, port, call, timeout)
             with lock:
                 samples.append(sample)
-            if on_sample is not None:
-                on_sample(sample)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=max(deadline - time.monotonic(), 0) + 40)
+        t.join(timeout=max(deadline - time.monotonic(), 0) + timeout + 5)
     return sorted(samples, key=lambda s: s.start)
 
 
@@ -510,22 +489,6 @@ def hostile_calls(count: int, tokens: Mapping[str, str], good: str) -> list[Call
 # The run
 
 
-def _insert_tokens(stack: LocalStack, count: int, scopes: Sequence[str]) -> list[str]:
-    """`count` tokens written in one statement (fresh: never sent to the authorizer)."""
-    assert stack.database is not None
-    rows, tokens = [], []
-    array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
-    for _ in range(count):
-        token, token_id, digest = new_token()
-        tokens.append(token)
-        rows.append(f"('{token_id}', '{digest}', 'load-owner', {array}, NULL, NULL)")
-    stack.database.sql(
-        "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
-        "VALUES " + ",".join(rows)
-    )
-    return tokens
-
-
 class LoadRun:
     """The scenarios against one stack, in order; `results` fills as they run."""
 
@@ -674,9 +637,11 @@ class LoadRun:
         assert postgres is not None
         size = self.size
         per_second = max(size.workers * 10, 10)
-        fresh = iter(
-            _insert_tokens(self.stack, int(per_second * (size.outage_s + 2)), ("devices:read",))
+        assert self.stack.database is not None
+        made = self.stack.database.insert_tokens(
+            "load-owner", ["devices:read"], int(per_second * (size.outage_s + 2))
         )
+        fresh = iter(token for token, _ in made)
         marks: dict[str, float] = {}
 
         def outage() -> None:
@@ -697,13 +662,14 @@ class LoadRun:
                 calls.append(Call("fresh", "GET", "/devices", token, expected=(200,)))
         thread = threading.Thread(target=outage, daemon=True)
         thread.start()
-        samples = run_pacing(
+        samples = run_calls(
             "front",
             self.ports.api,
             calls,
             per_second=per_second * 2,
-            workers=max(size.workers, 16),
+            workers=max(size.workers, 16),  # paced: they mostly wait; answers may take seconds
             deadline=self.deadline(),
+            timeout=10,
         )
         thread.join(timeout=size.outage_s + 60)
         checks, recovery = outage_checks(
@@ -813,66 +779,6 @@ def run(
         load.server_sigterm()
         load.writes()
         return load.results
-
-
-def run_pacing(
-    target: str,
-    port: int,
-    calls: Sequence[Call],
-    *,
-    per_second: float,
-    workers: int,
-    deadline: float,
-) -> list[Sample]:
-    """Like `run_calls`, but at most `per_second` calls start each second, so a scenario spans
-    the fault it injects."""
-    gap = 1.0 / per_second
-    started = time.monotonic()
-    paced = [(started + i * gap, c) for i, c in enumerate(calls)]
-    lock = threading.Lock()
-    queue = iter(paced)
-    samples: list[Sample] = []
-
-    def worker() -> None:
-        while True:
-            with lock:
-                item = next(queue, None)
-            if item is None:
-                return
-            at, call = item
-            if at > deadline:
-                return
-            time.sleep(max(at - time.monotonic(), 0))
-            start = time.monotonic()
-            status, headers, _ = request(
-                port,
-                call.method,
-                call.path,
-                token=call.token,
-                body=call.body,
-                headers=call.headers,
-                timeout=10,
-            )
-            with lock:
-                samples.append(
-                    Sample(
-                        target,
-                        call.label,
-                        start,
-                        time.monotonic(),
-                        status,
-                        call.expected,
-                        call.write_id,
-                        headers.get("x-amzn-errortype"),
-                    )
-                )
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=max(deadline - time.monotonic(), 0) + 40)
-    return sorted(samples, key=lambda s: s.start)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,24 @@ LOCAL_URL_PREFIX = "http://127.0.0.1:"
 DEVICES = ("null", "zero", "random", "urandom")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 _REPORT_INIT = re.compile(r"REPORT RequestId: \S+\s+Init Duration: ([0-9.]+) ms")
+_REPORT_DURATION = re.compile(
+    r"REPORT RequestId: \S+\s+(?:Init Duration: [0-9.]+ ms\s+)?Duration: ([0-9.]+) ms"
+)
+
+
+def init_duration_ms(log: str) -> float | None:
+    """The first init phase's duration in an emulator log: exec of ``bootstrap`` until its
+    first ``/next`` call, from the ``INIT REPORT(durationMs: ...)`` line, the figure Lambda
+    bills as "Init Duration". (The emulator's REPORT line also prints an "Init Duration", but it
+    times only the hand-off of the asynchronous init, a few microseconds.)"""
+    match = _INIT_REPORT.search(log)
+    return float(match.group(1)) if match else None
+
+
+def invoke_duration_ms(log: str) -> float | None:
+    """The first invocation's "Duration" in an emulator log (its REPORT line)."""
+    match = _REPORT_DURATION.search(log)
+    return float(match.group(1)) if match else None
 
 
 class SandboxError(Exception):
@@ -118,6 +137,69 @@ def http(
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 35.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request to 127.0.0.1:`port` on a new connection: (status, lower-cased headers, body);
+    status 0 when the connection is refused, -1 when it broke before an answer (the load tool
+    counts both; `http` raises instead)."""
+    conn = HTTPConnection("127.0.0.1", port, timeout=timeout)
+    hdrs = {"Connection": "close", **(headers or {})}
+    if token is not None:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        hdrs.setdefault("Content-Type", "application/json")
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    except ConnectionRefusedError:
+        return 0, {}, b""
+    except (HTTPException, OSError):
+        return -1, {}, b""
+    finally:
+        conn.close()
+
+
+def start_listening(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None,
+    log_path: Path,
+    port: int,
+    timeout: float,
+    what: str,
+) -> subprocess.Popen[bytes]:
+    """Start `argv` (its own session, output appended to `log_path`) and wait until it listens
+    on 127.0.0.1:`port`; killed, and `SandboxError` naming `what` with the log's tail, if it
+    exits or does not listen in `timeout` seconds."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            list(argv),
+            env=None if env is None else dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port, timeout=timeout, alive=lambda: process.poll() is None)
+    except SandboxError as exc:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        raise SandboxError(f"{what} did not start: {exc}\n{tail(log_path)}") from None
+    return process
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,19 +538,14 @@ class RieFunction:
             "--log-level",
             "info",
         ]
-        with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.jail.argv(command),
-                env=dict(self.env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            wait_for_port(self.rie_port, timeout=timeout, alive=self.alive)
-        except SandboxError as exc:
-            self.stop()
-            raise SandboxError(f"{exc}; emulator log:\n{tail(self.log_path)}") from None
+        self.process = start_listening(
+            self.jail.argv(command),
+            env=self.env,
+            log_path=self.log_path,
+            port=self.rie_port,
+            timeout=timeout,
+            what="the emulator",
+        )
         return self
 
     def alive(self) -> bool:
@@ -489,14 +566,8 @@ class RieFunction:
         return self.log_path.read_text(errors="replace")
 
     def init_duration_ms(self) -> float | None:
-        """The init phase's duration: exec of ``bootstrap`` until its first ``/next`` call.
-
-        Read from the emulator's ``INIT REPORT(durationMs: ...)`` line, the figure Lambda bills
-        as "Init Duration". (This emulator's own REPORT line also prints an "Init Duration", but
-        it times only the hand-off of the asynchronous init, a few microseconds.)
-        """
-        match = _INIT_REPORT.search(self.log())
-        return float(match.group(1)) if match else None
+        """The init phase's duration (`init_duration_ms` of the whole log)."""
+        return init_duration_ms(self.log())
 
     def report_init_duration_ms(self) -> float | None:
         """The "Init Duration" of the emulator's first REPORT line, kept for comparison."""

@@ -43,15 +43,12 @@ from local.sandbox import (
     free_port,
     install_rie,
     lambda_environment,
-    tail,
+    start_listening,
     unpack_zip,
-    wait_for_port,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-"""moto's account."""
 TEST_CA_IN_ROOT = "/opt/test-ca.pem"
 """Where every root holds the CA of the local PostgreSQL's certificate, as a layer (/opt)
 would: processes run with DB_SSLMODE=verify-full and DB_SSLROOTCERT there."""
@@ -125,21 +122,14 @@ class MotoServer:
         if not binary.is_file():
             raise SandboxError(f"{binary} not found: run `make setup` (moto[server] is pinned)")
         self.port = self.port or free_port()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            wait_for_port(self.port, timeout=timeout, alive=self.alive)
-        except SandboxError as exc:
-            self.stop()
-            raise SandboxError(
-                f"moto's server did not start: {exc}\n{tail(self.log_path)}"
-            ) from None
+        self.process = start_listening(
+            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+            env=None,
+            log_path=self.log_path,
+            port=self.port,
+            timeout=timeout,
+            what="moto's server",
+        )
         return Moto(f"http://127.0.0.1:{self.port}")
 
     def alive(self) -> bool:
@@ -317,13 +307,30 @@ class Database:
         self, owner: str, scopes: list[str], *, expires: str = "NULL", revoked: str = "NULL"
     ) -> tuple[str, str]:
         """A token of `owner` written with psql (not by the code under test): (token, id)."""
-        token, token_id, digest = new_token()
+        token, token_id = self.insert_tokens(owner, scopes, 1, expires=expires, revoked=revoked)[0]
+        return token, token_id
+
+    def insert_tokens(
+        self,
+        owner: str,
+        scopes: list[str] | tuple[str, ...],
+        count: int,
+        *,
+        expires: str = "NULL",
+        revoked: str = "NULL",
+    ) -> list[tuple[str, str]]:
+        """`count` tokens of `owner` in one statement, written with psql: [(token, id)]."""
         array = "ARRAY[" + ",".join(f"'{s}'" for s in scopes) + "]::text[]"
+        made, rows = [], []
+        for _ in range(count):
+            token, token_id, digest = new_token()
+            made.append((token, token_id))
+            rows.append(f"('{token_id}', '{digest}', '{owner}', {array}, {expires}, {revoked})")
         self.sql(
             "INSERT INTO api_tokens (id, token_sha256, owner, scopes, expires_at, revoked_at) "
-            f"VALUES ('{token_id}', '{digest}', '{owner}', {array}, {expires}, {revoked})"
+            "VALUES " + ",".join(rows)
         )
-        return token, token_id
+        return made
 
 
 @dataclass(frozen=True)

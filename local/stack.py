@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.client
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from build.policy import Policy, load_policy
 from components.routes import Route, load_routes
 from declarations import FunctionDeclaration
 from local.artifacts import Artifacts, check_dist, declared, declared_env, references
+from local.events import ACCOUNT
 from local.gateway import FrontDoor, InvokeTimeout, LambdaResult, serve
 from local.sandbox import (
     SANDBOX_UID,
@@ -54,10 +54,12 @@ from local.sandbox import (
     RieFunction,
     SandboxError,
     child_pid,
+    init_duration_ms,
+    invoke_duration_ms,
+    request,
     rie_path,
 )
 from local.services import (
-    ACCOUNT,
     REGION,
     Database,
     Moto,
@@ -70,6 +72,7 @@ from local.services import (
     issue_token,
     require_tool,
     server_environment,
+    server_jail,
     server_root,
 )
 
@@ -80,10 +83,6 @@ ECR_REPOSITORY = "rust-on-aws-server"
 STATE = "state.json"
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([a-z][a-z0-9-]*)/invocations$")
 OWNER = "local-developer"
-_REPORT = re.compile(
-    r"REPORT RequestId: (\S+)\s+(?:Init Duration: [0-9.]+ ms\s+)?Duration: ([0-9.]+) ms"
-)
-_INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")
 
 
 @dataclass(frozen=True)
@@ -207,40 +206,11 @@ class FunctionPool:
             self._cond.notify()
 
     def invoke_detailed(self, event: Any, timeout: float) -> Invoked:
+        """One invocation in an idle (or new) environment."""
         deadline = time.monotonic() + timeout
-        inst, cold = self._acquire(deadline)
-        before = inst.fn.log_path.stat().st_size if inst.fn.log_path.exists() else 0
+        inst, _ = self._acquire(deadline)
         try:
-            left = max(deadline - time.monotonic(), 0.1)
-            try:
-                out = inst.fn.invoke(event, timeout=left)
-            except TimeoutError as exc:
-                raise InvokeTimeout(f"{self.name}: no answer within {timeout:.0f} s") from exc
-            except urllib.error.URLError as exc:
-                if isinstance(exc.reason, TimeoutError):
-                    raise InvokeTimeout(f"{self.name}: no answer within {timeout:.0f} s") from exc
-                doc = {"errorType": "Runtime.ExitError", "errorMessage": f"{self.name}: {exc}"}
-                return Invoked(
-                    LambdaResult(json.dumps(doc).encode(), True), inst.number, cold, None, None, ""
-                )
-            except OSError as exc:
-                # The emulator itself went away: what Lambda reports when an environment dies.
-                doc = {"errorType": "Runtime.ExitError", "errorMessage": f"{self.name}: {exc}"}
-                out_result = LambdaResult(json.dumps(doc).encode(), True)
-                return Invoked(out_result, inst.number, cold, None, None, "")
-            self.invocations += 1
-            text = inst.fn.log_path.read_bytes()[before:].decode(errors="replace")
-            init = _INIT_REPORT.search(text)
-            report = _REPORT.search(text)
-            result = LambdaResult(out.body, out.is_function_error or out.status >= 500)
-            return Invoked(
-                result,
-                inst.number,
-                cold,
-                float(init.group(1)) if init else None,
-                float(report.group(2)) if report else None,
-                text,
-            )
+            return self._invoke(inst, event, max(deadline - time.monotonic(), 0.1))
         finally:
             self._release(inst)
 
@@ -249,22 +219,39 @@ class FunctionPool:
         environment does next)."""
         if not inst.lock.acquire(timeout=timeout):
             raise InvokeTimeout(f"{self.name}: environment {inst.number} stayed busy")
-        before = inst.fn.log_path.stat().st_size
         try:
-            out = inst.fn.invoke(event, timeout=timeout)
-            text = inst.fn.log_path.read_bytes()[before:].decode(errors="replace")
-            init = _INIT_REPORT.search(text)
-            report = _REPORT.search(text)
-            return Invoked(
-                LambdaResult(out.body, out.is_function_error or out.status >= 500),
-                inst.number,
-                init is not None,
-                float(init.group(1)) if init else None,
-                float(report.group(2)) if report else None,
-                text,
-            )
+            return self._invoke(inst, event, timeout)
         finally:
             self._release(inst)
+
+    def _invoke(self, inst: Instance, event: Any, timeout: float) -> Invoked:
+        """`event` to `inst` (held by the caller); its answer, and this invocation's log with
+        what the emulator reports of it. Cold: an init ran for it (a new environment, or a
+        runtime started again after the previous one exited)."""
+        log_path = inst.fn.log_path
+        before = log_path.stat().st_size if log_path.exists() else 0
+        try:
+            out = inst.fn.invoke(event, timeout=timeout)
+        except OSError as exc:  # urllib's errors and timeouts are OSErrors
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            if isinstance(reason, TimeoutError):
+                raise InvokeTimeout(f"{self.name}: no answer within {timeout:.0f} s") from exc
+            # The emulator itself went away: what Lambda reports when an environment dies.
+            doc = {"errorType": "Runtime.ExitError", "errorMessage": f"{self.name}: {exc}"}
+            return Invoked(
+                LambdaResult(json.dumps(doc).encode(), True), inst.number, False, None, None, ""
+            )
+        self.invocations += 1
+        text = log_path.read_bytes()[before:].decode(errors="replace")
+        init = init_duration_ms(text)
+        return Invoked(
+            LambdaResult(out.body, out.is_function_error or out.status >= 500),
+            inst.number,
+            init is not None,
+            init,
+            invoke_duration_ms(text),
+            text,
+        )
 
     def instances(self) -> list[Instance]:
         with self._cond:
@@ -561,7 +548,7 @@ class LocalStack:
             )
             env = server_environment(self.database, self.secrets, self.moto)
             self.server_process = JailedServer(
-                Jail(self._server_root, 10001, 10001),
+                server_jail(self._server_root),
                 f"/app/{self.artifacts.server_binary}",
                 env,
                 logs / "server.log",
@@ -689,22 +676,21 @@ def invoke_running(
     state: Mapping[str, Any], function: str, event: Any, *, timeout: float = 120.0
 ) -> tuple[int, bytes, dict[str, str]]:
     """POST `event` to the running stack's Invoke API for `function`, asking for the log tail
-    as Lambda's LogType=Tail does: (status, payload, headers)."""
+    as Lambda's LogType=Tail does: (status, payload, lower-cased headers)."""
     url = urllib.parse.urlsplit(str(state["invoke"]))
-    if url.hostname != "127.0.0.1" or url.port is None:
+    if url.scheme != "http" or url.hostname != "127.0.0.1" or url.port is None:
         raise SandboxError(f"state file names {state['invoke']!r}: not a 127.0.0.1 URL")
-    conn = http.client.HTTPConnection("127.0.0.1", url.port, timeout=timeout)
-    try:
-        conn.request(
-            "POST",
-            f"/2015-03-31/functions/{function}/invocations",
-            body=json.dumps(event).encode(),
-            headers={"X-Amz-Log-Type": "Tail", "Content-Type": "application/json"},
-        )
-        resp = conn.getresponse()
-        return resp.status, resp.read(), dict(resp.getheaders())
-    finally:
-        conn.close()
+    status, headers, body = request(
+        url.port,
+        "POST",
+        f"/2015-03-31/functions/{function}/invocations",
+        body=json.dumps(event).encode(),
+        headers={"X-Amz-Log-Type": "Tail"},
+        timeout=timeout,
+    )
+    if status <= 0:
+        raise SandboxError(f"the running stack's Invoke API at {state['invoke']} does not answer")
+    return status, body, headers
 
 
 @contextlib.contextmanager

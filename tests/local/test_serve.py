@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from components.routes import load_routes
-from local.load import request
-from local.sandbox import free_port
+from local.sandbox import free_port, request, rie_path
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = Path(os.environ.get("RUNTIME_DIST", ROOT / "dist"))
@@ -81,16 +80,8 @@ def _cmdline(pid: int) -> str:
 
 
 def _processes_using(marker: str) -> list[str]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if marker in cmd:
-                out.append(f"{entry.name}: {cmd[:200]}")
-    return out
+    lines = (_cmdline(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit())
+    return [line for line in lines if marker in line]
 
 
 class Served:
@@ -104,10 +95,13 @@ class Served:
         self.children: set[int] = set()
 
 
-def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, timeout: float = 180, dist: Path = DIST, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local", "--dist", str(DIST), *args],
+        [sys.executable, "-m", "local", "--dist", str(dist), *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -265,14 +259,7 @@ def test_a_busy_port_is_one_line_naming_it() -> None:
 
 
 def test_a_missing_build_is_one_line_naming_make_build(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "local", "--dist", str(tmp_path), "serve"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    out = _cli("serve", dist=tmp_path, timeout=60)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"local: {tmp_path}/manifest.json is missing")
@@ -295,32 +282,12 @@ def test_a_bad_event_file_is_one_line(tmp_path: Path) -> None:
 def test_a_missing_tool_is_one_line_naming_the_package(tmp_path: Path) -> None:
     """psql off PATH (the emulator found where make setup puts it): one line, what to install."""
     _skip_without_build()
-    rie = subprocess.run(["go", "env", "GOPATH"], capture_output=True, text=True, check=False)
     env = {
         "PATH": str(tmp_path),  # nothing on it
-        "AWS_LAMBDA_RIE": str(
-            Path(rie.stdout.strip() or Path.home() / "go") / "bin" / "aws-lambda-rie"
-        ),
+        "AWS_LAMBDA_RIE": str(rie_path()),
         "HOME": str(Path.home()),
     }
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "local",
-            "--dist",
-            str(DIST),
-            "serve",
-            "--postgres-port",
-            str(PG_PORT),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    out = _cli("serve", "--postgres-port", str(PG_PORT), env=env, timeout=60)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines() == [
         "local: psql not found on PATH: install postgresql-client "

@@ -14,9 +14,9 @@ import pytest
 
 from local.artifacts import Artifacts, check_dist, declared, references
 from local.artifacts import declared_env as _declared_env
+from local.events import ACCOUNT
 from local.sandbox import RieFunction
 from local.services import (
-    ACCOUNT,
     REGION,
     TEST_CA_IN_ROOT,
     Database,

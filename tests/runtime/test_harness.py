@@ -19,12 +19,14 @@ import pytest
 
 from build.policy import Policy
 from local.sandbox import (
+    RIE_IN_ROOT,
     SANDBOX_UID,
     TASK_ROOT,
     Jail,
     RieFunction,
     SandboxError,
     build_root,
+    child_pid,
     install_rie,
     lambda_environment,
     resolve_provided,
@@ -140,6 +142,22 @@ def test_echo_runtime_runs_as_lambda_runs_it(
     assert failed.json()["errorType"] == "EchoError"
     again = fn.invoke({"hello": "again"})
     assert again.json()["event"] == {"hello": "again"}
+
+
+def test_the_runtime_process_is_found_below_the_emulator(
+    echo_root: Callable[[int], Path], run_function: Callable[[Path], RieFunction]
+) -> None:
+    """`child_pid` of the emulator is the process running /var/task/bootstrap, whichever of the
+    emulator's (Go) threads forked it: the kernel's own record, /proc/<pid>/exe, says so."""
+    root = echo_root(0o755)
+    fn = run_function(root)
+    assert fn.invoke({"hello": "world"}).status == 200  # the runtime now runs
+    rie = fn.pid
+    assert rie is not None
+    assert Path(f"/proc/{rie}/exe").resolve() == (root / RIE_IN_ROOT.lstrip("/")).resolve()
+    runtime = child_pid(rie)
+    assert runtime is not None
+    assert Path(f"/proc/{runtime}/exe").resolve() == (root / "var/task/bootstrap").resolve()
 
 
 def test_bootstrap_without_execute_bit_does_not_start(
