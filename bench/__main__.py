@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import builds, cold, coldstart, noop, plantime, report, results, size, workspace
+from bench import base, builds, cold, coldstart, noop, plantime, report, results, size, workspace
 from bench.machine import machine_info
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("build", "noop", "size", "plan", "coldstart")
+BASE_VARIANTS = ("base", "cargo-base")
 DEFAULT_WORK = Path("/tmp/rust-on-aws-bench")
 
 
@@ -43,8 +44,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--variants",
-        default=",".join(builds.VARIANTS),
-        help=f"build variants to compare (default: {','.join(builds.VARIANTS)})",
+        default=None,
+        help=f"build variants to compare, of {','.join(builds.VARIANTS)} (default: all; the "
+        f"{' and '.join(BASE_VARIANTS)} variants only with --base)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="also build and start REF's code (e.g. origin/main) in the same run: variants "
+        "base and cargo-base, sizes and paired cold starts against it",
+    )
+    p.add_argument(
+        "--coldstart-rounds",
+        type=int,
+        default=3,
+        help="with --base: paired cold starts per function and side (default 3)",
     )
     p.add_argument(
         "--app",
@@ -88,8 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = [b for b in only if b not in BENCHMARKS]
-    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    default = [v for v in builds.VARIANTS if args.base or v not in BASE_VARIANTS]
+    variants = tuple(
+        v.strip() for v in (args.variants or ",".join(default)).split(",") if v.strip()
+    )
     bad = [v for v in variants if v not in builds.VARIANTS]
+    if not args.base and any(v in BASE_VARIANTS for v in variants):
+        print(
+            f"python -m bench: the variants {', '.join(BASE_VARIANTS)} build the base ref, and no "
+            "--base REF was given: add --base origin/main (or another ref)",
+            file=sys.stderr,
+        )
+        return 2
     if unknown or bad or args.runs < 1 or args.cold_runs < 1:
         print(
             f"python -m bench: unknown benchmark {unknown or ''} / variant {bad or ''}, or "
@@ -98,8 +122,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    ctx = builds.Context(repo=REPO, work=args.work.absolute())
-    ctx.work.mkdir(parents=True, exist_ok=True)
+    work = args.work.absolute()
+    work.mkdir(parents=True, exist_ok=True)
+    base_dir = None
+    if args.base:
+        try:
+            base_dir, commit = base.checkout(REPO, args.base, work / "base")
+        except base.BaseError as exc:
+            print(f"python -m bench: {exc}", file=sys.stderr)
+            return 2
+        say(f"base: {args.base} = {commit[:12]} unpacked in {base_dir}")
+    ctx = builds.Context(repo=REPO, work=work, base=base_dir)
     machine = machine_info(ctx.venv_bin)
     ws: dict[str, Any] = {}
     if any(b in only for b in ("build", "noop", "size")):
@@ -128,17 +161,26 @@ def main(argv: list[str] | None = None) -> int:
         elif bench == "size":
             name = size.NAME
             parts = size.run(
-                ctx, variants=tuple(v for v in ("ours", "cargo-lambda") if v in variants), say=say
+                ctx,
+                variants=tuple(v for v in ("ours", "base", "cargo-lambda") if v in variants),
+                say=say,
             )
         elif bench == "plan":
             name = plantime.NAME
             parts = plantime.run(ctx, runs=args.runs, say=say)
         else:
             name = coldstart.NAME
-            parts = coldstart.run(ctx, refresh=not args.no_refresh, say=say)
+            parts = coldstart.run(
+                ctx,
+                refresh=not args.no_refresh,
+                say=say,
+                rounds=args.coldstart_rounds,
+                sides=tuple(v for v in ("ours", "base") if v in variants) if args.base else (),
+            )
         commands, raw, medians, extra = parts
         extra = {
             **extra,
+            "base": {"ref": args.base, "checkout": str(base_dir)} if args.base else None,
             "elapsed_seconds": time.monotonic() - start,
             "runs_requested": args.cold_runs if bench == "build" else args.runs,
         }

@@ -40,6 +40,9 @@ class Context:
 
     repo: Path
     work: Path
+    base: Path | None = None
+    """A checkout of ``--base REF`` (bench/base.py): today's code, built side by side with the
+    work tree by the ``base`` and ``cargo-base`` variants."""
 
     @property
     def venv_bin(self) -> Path:
@@ -53,6 +56,12 @@ class Context:
     def app(self) -> Path:
         """The snapshot of app/ that every variant builds."""
         return self.work / "app"
+
+    @property
+    def base_repo(self) -> Path:
+        if self.base is None:
+            raise RuntimeError("the base and cargo-base variants need --base REF")
+        return self.base
 
     @cached_property
     def lambdas(self) -> tuple[str, ...]:
@@ -122,6 +131,28 @@ def _cargo_steps(ctx: Context, root: Path) -> list[Step]:
     return [Step(argv, ctx.app, root / "target")]
 
 
+def _base_steps(ctx: Context, root: Path) -> list[Step]:
+    """The base ref's own build step (its build/ package, run from its checkout) on its app/."""
+    base = ctx.base_repo
+    argv = (
+        str(ctx.python),
+        "-m",
+        "build",
+        "all",
+        "--app",
+        str(base / "app"),
+        "--dist",
+        str(root / "dist"),
+    )
+    return [Step(argv, base, root / "target")]
+
+
+def _cargo_base_steps(ctx: Context, root: Path) -> list[Step]:
+    """Plain cargo on the base ref's sources: today's floor, the issue's 1.15x reference."""
+    argv = ("cargo", "build", "--release", "--locked", *_bins(ctx.binaries))
+    return [Step(argv, ctx.base_repo / "app", root / "target")]
+
+
 def _cargo_lambda(ctx: Context, names: tuple[str, ...]) -> tuple[str, ...]:
     return (
         str(ctx.venv_bin / "cargo-lambda"),
@@ -159,6 +190,20 @@ VARIANTS: dict[str, Variant] = {
             _cargo_steps,
             lambda ctx, root: {fn: root / "target" / "release" / fn for fn in ctx.lambdas},
             ("compile only, the same binaries, no zip",),
+        ),
+        Variant(
+            "base",
+            "(0) make build at --base",
+            _base_steps,
+            lambda ctx, root: {fn: root / "dist" / f"{fn}.zip" for fn in ctx.lambdas},
+            ("the base ref's build step and sources, everything else the same",),
+        ),
+        Variant(
+            "cargo-base",
+            "(2b) cargo build --release at --base",
+            _cargo_base_steps,
+            lambda ctx, root: {fn: root / "target" / "release" / fn for fn in ctx.lambdas},
+            ("compile only, the base ref's sources",),
         ),
         Variant(
             "cargo-lambda",

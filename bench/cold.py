@@ -160,6 +160,18 @@ def targets(doc: dict[str, Any]) -> list[Target]:
         )
     else:
         out.append(Target("cold build vs plain cargo", "within 5%", "-", None))
+    ratio_base = doc.get("extra", {}).get("ratios_vs_ours", {}).get("cargo-base")
+    cargo_base = median(doc, "cargo-base.seconds")
+    if ours and cargo_base and ratio_base:
+        times = 1 / ratio_base["median"]
+        out.append(
+            Target(
+                "cold build vs --base's plain cargo (issue 12)",
+                "<= 1.15x",
+                f"{times:.2f}x ({table.seconds(ours)} vs {table.seconds(cargo_base)})",
+                times <= 1.15,
+            )
+        )
     if ours and per_fn and ratio_fn:
         out.append(
             Target(

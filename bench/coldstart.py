@@ -7,7 +7,9 @@ the harness exists) and reads it. Without the harness or the file the figures ar
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from bench import builds, table
 from bench.measure import timed
 from bench.outcome import Table, Target
+from bench.stats import ratio_summary
 
 NAME = "coldstart"
 METRICS = Path("dist/runtime-metrics.json")
@@ -41,9 +44,89 @@ def flatten(data: Any, prefix: str = "") -> dict[str, float]:
     return out
 
 
+# The event each function is started with in the paired runs (app/events/<fn>/; the migrate
+# function takes none). The figure is the init duration: the event only has to be the usual one.
+EVENTS = {
+    "authorizer": "allow.json",
+    "handler": "list-devices.json",
+    "event": "push.json",
+    "timer": "scheduled.json",
+}
+_INIT = re.compile(r"^init duration: ([0-9.]+) ms \(cold start\)$", re.MULTILINE)
+
+
+def one_cold_start(ctx: builds.Context, side: str, function: str, log: Path) -> float | None:
+    """``python -m local invoke`` on a one-shot stack of ``side``'s build: its init duration."""
+    root = ctx.warm(side)
+    app = ctx.base_repo / "app" if side == "base" else ctx.app
+    name = EVENTS.get(function)
+    event = ctx.repo / "app" / "events" / function / name if name else ctx.work / "empty.json"
+    if not name:
+        event.write_text("{}\n")
+    argv = [
+        str(ctx.python),
+        "-m",
+        "local",
+        "--dist",
+        str(root / "dist"),
+        "--app",
+        str(app),
+        "invoke",
+        function,
+        str(event),
+    ]
+    proc = subprocess.run(argv, cwd=ctx.repo, capture_output=True, text=True, check=False)
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(argv)}\n{proc.stderr}\n")
+    match = _INIT.search(proc.stderr)
+    return float(match.group(1)) if match else None
+
+
+def paired(
+    ctx: builds.Context, sides: tuple[str, ...], rounds: int, say: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Init durations of every function, ``base`` and ``ours`` alternately (which goes first
+    swaps every round), each on a fresh one-shot stack; ratios pair by pair."""
+    for side in sides:
+        builds.ensure_warm(ctx, builds.VARIANTS[side], say)
+    log = ctx.logs / "coldstart-paired.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    raw: dict[str, Any] = {fn: {side: [] for side in sides} for fn in ctx.lambdas}
+    for i in range(rounds):
+        for fn in ctx.lambdas:
+            order = sides if (i + ctx.lambdas.index(fn)) % 2 == 0 else tuple(reversed(sides))
+            for side in order:
+                raw[fn][side].append(one_cold_start(ctx, side, fn, log))
+        say(f"  paired cold starts: round {i + 1}/{rounds} done (log {log})")
+    medians: dict[str, float] = {}
+    for fn, by_side in raw.items():
+        for side, values in by_side.items():
+            ok = [v for v in values if v is not None]
+            if ok:
+                medians[f"paired.{fn}.{side}_ms"] = statistics.median(ok)
+        if "base" in by_side and "ours" in by_side:
+            pairs = [
+                (a, b) for a, b in zip(by_side["ours"], by_side["base"], strict=True) if a and b
+            ]
+            summary = ratio_summary([a for a, _ in pairs], [b for _, b in pairs])
+            if summary:
+                medians[f"paired.{fn}.ratio"] = summary.median
+    return raw, medians
+
+
 def run(
-    ctx: builds.Context, *, refresh: bool, say: Callable[[str], None]
+    ctx: builds.Context,
+    *,
+    refresh: bool,
+    say: Callable[[str], None],
+    rounds: int = 3,
+    sides: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    if sides:
+        raw, medians = paired(ctx, sides, rounds, say)
+        command = [str(ctx.python), "-m", "local", "--dist", "$ROOT/dist", "invoke", "FN", "EVENT"]
+        return {"paired": command}, {"paired": raw}, medians, {"rounds": rounds}
     metrics = ctx.repo / METRICS
     # All of tests/runtime: the Lambdas are marked rie, the server test only postgres, and the
     # harness rewrites the whole file, so a narrower selection would drop the server's figure.
@@ -65,7 +148,34 @@ def run(
     return {"harness": argv}, {"metrics": data}, figures, extra
 
 
+def paired_table(doc: dict[str, Any]) -> list[Table]:
+    raw = doc.get("runs", {}).get("paired", {})
+    medians = doc.get("medians", {})
+    rows = []
+    for fn in sorted(raw):
+        sides = raw[fn]
+        rows.append(
+            (
+                fn,
+                _ms(medians.get(f"paired.{fn}.base_ms")),
+                _ms(medians.get(f"paired.{fn}.ours_ms")),
+                table.ratio(medians.get(f"paired.{fn}.ratio")),
+                " / ".join(f"{v:.1f}" if v else "-" for v in sides.get("base", [])),
+                " / ".join(f"{v:.1f}" if v else "-" for v in sides.get("ours", [])),
+            )
+        )
+    return [
+        Table(
+            "Init duration under aws-lambda-rie, --base and this tree alternately (local invoke)",
+            ("function", "base median", "ours median", "ours / base", "base runs", "ours runs"),
+            tuple(rows),
+        )
+    ]
+
+
 def tables(doc: dict[str, Any]) -> list[Table]:
+    if doc.get("runs", {}).get("paired"):
+        return paired_table(doc)
     medians = doc.get("medians", {})
     if not medians:
         reason = doc.get("extra", {}).get("unmeasured", "no figures")
@@ -113,5 +223,21 @@ def _fmt(key: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def targets(doc: dict[str, Any]) -> list[Target]:  # noqa: ARG001 - the issue sets no target
-    return []
+def targets(doc: dict[str, Any]) -> list[Target]:
+    ratios = {
+        k.split(".")[1]: v
+        for k, v in doc.get("medians", {}).items()
+        if k.startswith("paired.") and k.endswith(".ratio")
+    }
+    if not ratios:
+        return []
+    overall = statistics.median(ratios.values())
+    worst = max(ratios, key=lambda fn: ratios[fn])
+    return [
+        Target(
+            "init duration vs --base (issue 12)",
+            "no worse: median of the per-function ratios <= 1.00x",
+            f"{overall:.2f}x (worst {worst} {ratios[worst]:.2f}x)",
+            overall <= 1.0,
+        )
+    ]

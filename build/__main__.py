@@ -11,6 +11,7 @@ from pathlib import Path
 from build import cargo
 from build.audit import Report, audit
 from build.errors import BuildError
+from build.native import DEFAULT_OPENSSL
 from build.pipeline import (
     Options,
     Row,
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     everything.add_argument(
         "--dist", type=Path, default=Path("dist"), help="output folder (default: dist)"
+    )
+    everything.add_argument(
+        "--openssl",
+        default=DEFAULT_OPENSSL,
+        help="static: link libssl.a/libcrypto.a into each binary (default); shared: bundle "
+        "libssl.so.3/libcrypto.so.3 in lib/",
     )
     everything.add_argument(
         "--no-cache",
@@ -147,6 +154,7 @@ def _all(args: argparse.Namespace) -> int:
         arch=arch,
         mode=args.mode,
         cache=not args.no_cache,
+        openssl=args.openssl,
     )
     _, rows = build_all(options, _progress)
     _progress(f"wrote {args.dist / 'manifest.json'} ({time.monotonic() - start:.1f}s in all)")

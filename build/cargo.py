@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from build.errors import CargoError, CommandError, ConfigError
+from build.native import DEFAULT_OPENSSL, OPENSSL_MODES, openssl_link
 from build.policy import ArchPolicy, Policy
 from build.run import run, tail
 from declarations import (
@@ -174,10 +175,17 @@ def plan_compile(
     mode: str,
     *,
     environ: Mapping[str, str] | None = None,
+    openssl: str = DEFAULT_OPENSSL,
 ) -> CompilePlan:
-    """The cargo command for ``mode``; ConfigError when the mode cannot build ``arch`` here."""
+    """The cargo command for ``mode``; ConfigError when the mode cannot build ``arch`` here.
+
+    ``openssl`` (build/native.py): ``static`` links Debian's libssl.a/libcrypto.a into every
+    binary, ``shared`` links libssl.so.3/libcrypto.so.3 (bundled afterwards by the graft).
+    """
     env = dict(os.environ if environ is None else environ)
     flags = remap_flags(env)
+    if openssl not in OPENSSL_MODES:
+        openssl_link(openssl, arch, env)  # the one error for an unknown value
     release = workspace.target_dir / arch.rust_target / "release"
     if mode == "host":
         if arch.name != host_arch():
@@ -185,6 +193,7 @@ def plan_compile(
                 f"--mode host builds for this machine's architecture ({host_arch()}), not "
                 f"{arch.name}; use --mode zig (cross-compiles with zig) for {arch.name}"
             )
+        env.update(openssl_link(openssl, arch, env).env())
         argv = ["cargo", "build", *_cargo_args(arch, arch.rust_target, flags, workspace.declared)]
         return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
     if mode == "zig":
@@ -193,16 +202,17 @@ def plan_compile(
         # bin directory goes first on PATH.
         venv_bin = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
+        env.update(openssl_link(openssl, arch, env).env())
         target = f"{arch.rust_target}.{policy.glibc_str}"
         argv = ["cargo", "zigbuild", *_cargo_args(arch, target, flags, workspace.declared)]
         return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
     if mode == "docker":
-        return _plan_docker(workspace, arch, flags, env)
+        return _plan_docker(workspace, arch, flags, env, openssl)
     raise ConfigError(f"--mode {mode!r} is unknown: use one of {', '.join(MODES)}")
 
 
 def _plan_docker(
-    workspace: Workspace, arch: ArchPolicy, flags: list[str], env: dict[str, str]
+    workspace: Workspace, arch: ArchPolicy, flags: list[str], env: dict[str, str], openssl: str
 ) -> CompilePlan:
     """Build inside Amazon Linux 2023 with a target dir and cargo home of its own.
 
@@ -239,6 +249,10 @@ def _plan_docker(
         "CARGO_HOME=/work/out/cargo",
         "-e",
         "CARGO_TARGET_DIR=/work/out/target",
+        # Amazon Linux's OpenSSL (openssl-devel; openssl-static for the archives), found by
+        # openssl-sys in the container's own folders.
+        "-e",
+        f"OPENSSL_STATIC={'1' if openssl == 'static' else '0'}",
         "-w",
         "/work/app",
         DOCKER_IMAGE,

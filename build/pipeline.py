@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from build import archive, cache, cargo
+from build import archive, cache, cargo, native
 from build.audit import Report, audit, check_machine
 from build.certs import CERTS_DIR, CaBundle, load_bundle
 from build.deps import DependencyTree, resolve, system_dirs
@@ -143,6 +143,8 @@ class Options:
     """Reuse a previous artifact when nothing that made it changed (build/cache.py)."""
     certs: Path = CERTS_DIR
     """The folder holding the RDS CA bundle and its provenance (build/certs.py)."""
+    openssl: str = native.DEFAULT_OPENSSL
+    """``static``: libssl.a/libcrypto.a linked in; ``shared``: bundled in lib/ (build/native.py)."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,13 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     bundle = load_bundle(options.certs)  # before compiling: a bad bundle fails in a second
     with stage(progress, "cargo metadata"):
         workspace = cargo.discover(options.app)
-    plan = cargo.plan_compile(workspace, policy, arch, options.mode)
+    plan = cargo.plan_compile(workspace, policy, arch, options.mode, openssl=options.openssl)
+    openssl = (
+        native.openssl_link(options.openssl, arch, plan.env)
+        if options.mode in ("host", "zig")
+        else None
+    )
+    linked = native.candidates(workspace.root, openssl)
     for fn in workspace.functions.values():
         if fn.architecture is not None and fn.architecture != arch.name:
             raise ConfigError(
@@ -200,7 +208,7 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
         log.info("cache: --no-cache, building everything")
     staging = _staging(options.dist)
     try:
-        packager = _Packager(options, bundle, staging, previous, progress)
+        packager = _Packager(options, bundle, staging, previous, progress, linked=linked)
         manifest, rows = packager.package(binaries, workspace)
         _commit(staging, options.dist, manifest)
     finally:
@@ -218,8 +226,11 @@ class _Packager:
         staging: Path,
         previous: dict[str, Any] | None,
         progress: Progress,
+        *,
+        linked: tuple[native.StaticLibrary, ...] = (),
     ) -> None:
         self.policy, self.arch, self.dist = options.policy, options.arch, options.dist
+        self.linked = linked
         self.bundle = bundle
         self.staging, self.previous, self.progress = staging, previous, progress
         self.hashes = cache.LibraryHashes()
@@ -314,6 +325,7 @@ class _Packager:
             "architecture": self.arch.name,
             "glibc_required": glibc,
             "bundled": bundled,
+            "static": native.linked_into(binary, self.linked),
             "source": source.record(),
         }
         row = Row(name, zip_path.name, size, unzipped, glibc, len(bundled), reused)
@@ -355,6 +367,7 @@ class _Packager:
             "architecture": self.arch.name,
             "glibc_required": glibc,
             "bundled": bundled,
+            "static": native.linked_into(binary, self.linked),
             "source": source.record(),
         }
         return record, Row(name, "server/", size, size, glibc, len(bundled), reused)

@@ -105,8 +105,13 @@ def test_host_plan_is_one_invocation_with_remapped_paths(workspace):
     assert plan.artifact_dir == workspace.target_dir / "x86_64-unknown-linux-gnu" / "release"
 
 
-def test_zig_plan_targets_the_runtime_glibc(workspace):
-    plan = plan_compile(workspace, AL2023, AL2023.arch("arm64"), "zig", environ={"PATH": "/x"})
+def test_zig_plan_targets_the_runtime_glibc(workspace, tmp_path: Path):
+    for name in ("libssl.a", "libcrypto.a"):  # an arm64 OpenSSL of one's own (not on this host)
+        (tmp_path / name).write_bytes(b"!<arch>\n")
+    env = {"PATH": "/x", "OPENSSL_LIB_DIR": str(tmp_path)}
+    plan = plan_compile(workspace, AL2023, AL2023.arch("arm64"), "zig", environ=env)
+    assert plan.env["OPENSSL_LIB_DIR"] == str(tmp_path)
+    assert plan.env["OPENSSL_STATIC"] == "1"
     assert plan.argv[:2] == ("cargo", "zigbuild")
     assert "aarch64-unknown-linux-gnu.2.34" in plan.argv
     assert plan.env["PATH"].endswith(":/x")  # the virtualenv (ziglang) first
@@ -124,6 +129,12 @@ def test_docker_plan_has_its_own_target_and_cargo_home(workspace):
     assert argv[argv.index("--user") + 1].count(":") == 1
     assert plan.prepare[0][:2] == ("docker", "build")
     assert plan.prepare[0][plan.prepare[0].index("-f") + 1].endswith("build/Dockerfile.al2023")
+
+
+def test_docker_passes_the_openssl_choice_into_the_container(workspace):
+    for choice, value in (("static", "1"), ("shared", "0")):
+        plan = plan_compile(workspace, AL2023, X86, "docker", environ={}, openssl=choice)
+        assert f"OPENSSL_STATIC={value}" in plan.argv
 
 
 def test_docker_without_an_engine(workspace):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from build.cargo import discover
 from components.routes import Route, load_routes
 from local.sandbox import (
     SANDBOX_UID,
@@ -30,6 +32,7 @@ from local.sandbox import (
     install_rie,
 )
 from local.sandbox import unpack_zip as unpack
+from tests.runtime.readelf import FOREIGN, readelf_needed, readelf_soname
 from tests.runtime.services import (
     ECR_REPOSITORY,
     OWNER,
@@ -451,7 +454,7 @@ def test_logs_are_plain_text_as_cloudwatch_stores_them(
 
 
 @pytest.mark.parametrize("function", WITH_DATABASE)
-def test_bootstrap_without_its_bundled_libraries_fails_to_start(
+def test_bootstrap_needs_only_the_runtime_and_its_own_bundle(
     function: str,
     artifacts: Artifacts,
     policy: Any,
@@ -459,7 +462,22 @@ def test_bootstrap_without_its_bundled_libraries_fails_to_start(
     function_env: Callable[..., dict[str, str]],
     tmp_path: Path,
 ) -> None:
-    """The same zip repacked without lib/ must not start: proves the root hides the host's."""
+    """Every DT_NEEDED of every ELF file in the zip is a library the runtime documents (glibc,
+    libgcc_s) or one shipped in the zip's lib/; none of Debian's libpq5 closure is anywhere.
+    When a zip bundles libraries (``--openssl shared``), the same zip without lib/ must not start:
+    the root hides the host's (the harness proves that for libpq itself)."""
+    unpacked = tmp_path / "zip"
+    names = unpack(artifacts.zip(function), unpacked)
+    elves = [unpacked / n for n in names if (unpacked / n).read_bytes()[:4] == b"\x7fELF"]
+    shipped = {readelf_soname(p) for p in elves if p.name != "bootstrap"}
+    for elf in elves:
+        assert readelf_needed(elf) <= set(policy.provided) | shipped, elf
+    everything = set(names) | {n for p in elves for n in readelf_needed(p)}
+    assert not [n for n in everything if Path(n).name.startswith(FOREIGN)], sorted(everything)
+    assert not [n for n in everything if Path(n).name.startswith("libpq")], sorted(everything)
+    if not shipped:
+        assert names == ["bootstrap", "certs/rds-ca-bundle.pem"], names
+        return
     stripped = tmp_path / f"{function}-nolib.zip"
     with zipfile.ZipFile(artifacts.zip(function)) as src, zipfile.ZipFile(stripped, "w") as dst:
         for info in src.infolist():
@@ -468,10 +486,7 @@ def test_bootstrap_without_its_bundled_libraries_fails_to_start(
     root = tmp_path / "root"
     build_root(root, policy, arch=artifacts.manifest.get("architecture", "x86_64"))
     install_rie(rie_binary, root)
-    names = unpack(stripped, root / "var" / "task")
-    assert names == ["bootstrap", "certs/rds-ca-bundle.pem"]
-    bundled = [b["soname"] for b in artifacts.manifest["functions"][function].get("bundled", [])]
-    assert "libpq.so.5" in bundled, bundled
+    assert unpack(stripped, root / "var" / "task") == ["bootstrap", "certs/rds-ca-bundle.pem"]
     with RieFunction(
         Jail(root, SANDBOX_UID, SANDBOX_UID), function_env(function), tmp_path / "rie.log"
     ) as fn:
@@ -479,4 +494,72 @@ def test_bootstrap_without_its_bundled_libraries_fails_to_start(
         log = fn.log()
     assert result.status != 200 or result.is_function_error, result.body
     assert "error while loading shared libraries" in log, log[-2000:]
-    assert "libpq" in log, log[-2000:]
+
+
+LIBPQ_VERSION_C = r"""
+#include <stdio.h>
+int PQlibVersion(void);
+int main(void) { printf("%d\n", PQlibVersion()); return 0; }
+"""
+
+
+@pytest.fixture(scope="module")
+def compiled_libpq_version(gcc: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """PQlibVersion() of the libpq.a cargo built (pq-src's output), called by a C program linked
+    against it, as the number itself."""
+    target = discover(ROOT / "app").target_dir
+    archives = sorted(
+        target.glob("*/release/build/pq-src-*/out/libpq.a"), key=lambda p: p.stat().st_mtime
+    )
+    if not archives:
+        pytest.fail(f"no libpq.a built by pq-src under {target}: run `make build`")
+    work = tmp_path_factory.mktemp("libpq-version")
+    (work / "v.c").write_text(LIBPQ_VERSION_C)
+    subprocess.run(
+        [
+            gcc,
+            "-o",
+            str(work / "v"),
+            str(work / "v.c"),
+            str(archives[-1]),
+            "-lssl",
+            "-lcrypto",
+            "-lm",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    run = subprocess.run([str(work / "v")], capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
+@pytest.mark.parametrize("function", WITH_DATABASE)
+def test_the_manifest_names_the_libraries_linked_in_with_their_versions(
+    function: str, artifacts: Artifacts, compiled_libpq_version: str
+) -> None:
+    """The bill of materials against the truths it claims: libpq's version is what the compiled
+    library reports, OpenSSL's is libssl-dev's upstream version (dpkg-query)."""
+    record = artifacts.manifest["functions"][function]
+    static = {e["name"]: e for e in record.get("static", [])}
+    bundled = {e["soname"] for e in record.get("bundled", [])}
+    major, minor = (int(x) for x in static["libpq"]["version"].split("."))
+    # PostgreSQL documents major * 10000 + minor (18.6 -> 180006): libpq-misc.html, PQlibVersion.
+    # pq-src 0.3.14 builds PG_VERSION_NUM in the pre-10 layout instead (18.6 -> 180600, its
+    # build.rs); either way the number must be the recorded version's.
+    documented, pq_src_layout = major * 10000 + minor, major * 10000 + minor * 100
+    assert int(compiled_libpq_version) in {documented, pq_src_layout}, (
+        static,
+        compiled_libpq_version,
+    )
+    assert static["libpq"]["origin"].startswith("crates.io pq-src "), static
+    if "libssl.so.3" in bundled:  # --openssl shared: bundled, so not linked in
+        assert "openssl" not in static, static
+        return
+    debian = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "libssl-dev"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert static["openssl"]["version"] == debian.split("-", 1)[0], (static, debian)
+    assert static["openssl"]["origin"] == f"debian libssl-dev {debian}", static
