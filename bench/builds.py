@@ -112,18 +112,14 @@ def _bins(names: tuple[str, ...]) -> list[str]:
     return [arg for name in names for arg in ("--bin", name)]
 
 
+def _make_build(ctx: Context, repo: Path, app: Path, root: Path) -> Step:
+    """``python -m build all`` of ``repo`` (its own build/ package) on ``app`` into ``root``."""
+    argv = (str(ctx.python), "-m", "build", "all", "--app", str(app), "--dist", str(root / "dist"))
+    return Step(argv, repo, root / "target")
+
+
 def _ours_steps(ctx: Context, root: Path) -> list[Step]:
-    argv = (
-        str(ctx.python),
-        "-m",
-        "build",
-        "all",
-        "--app",
-        str(ctx.app),
-        "--dist",
-        str(root / "dist"),
-    )
-    return [Step(argv, ctx.repo, root / "target")]
+    return [_make_build(ctx, ctx.repo, ctx.app, root)]
 
 
 def _cargo_steps(ctx: Context, root: Path) -> list[Step]:
@@ -133,18 +129,7 @@ def _cargo_steps(ctx: Context, root: Path) -> list[Step]:
 
 def _base_steps(ctx: Context, root: Path) -> list[Step]:
     """The base ref's own build step (its build/ package, run from its checkout) on its app/."""
-    base = ctx.base_repo
-    argv = (
-        str(ctx.python),
-        "-m",
-        "build",
-        "all",
-        "--app",
-        str(base / "app"),
-        "--dist",
-        str(root / "dist"),
-    )
-    return [Step(argv, base, root / "target")]
+    return [_make_build(ctx, ctx.base_repo, ctx.base_repo / "app", root)]
 
 
 def _cargo_base_steps(ctx: Context, root: Path) -> list[Step]:
