@@ -439,8 +439,12 @@ class LocalStack:
         return self.only is None and bool(_by_trigger(self.functions, "api"))
 
     def _wanted(self) -> list[str]:
-        names = sorted(self.functions) if self.only is None else list(self.only)
-        return [n for n in names if self.functions[n].trigger.kind != "migration"]
+        """The functions to serve: every declared one but the migration, which the stack runs
+        once at start; when asked for by name (``invoke migrate``), the migration too, and then
+        the stack leaves the first run to that invocation."""
+        if self.only is not None:
+            return list(self.only)
+        return [n for n in sorted(self.functions) if self.functions[n].trigger.kind != "migration"]
 
     def _needs_database(self) -> bool:
         return (self.server and self.only is None) or any(
@@ -516,6 +520,8 @@ class LocalStack:
 
         if self.database is not None:
             for name in _by_trigger(self.functions, "migration"):
+                if name in self._wanted():
+                    continue  # the caller invokes it: its run is the first one
                 migrate = pool(name)
                 done = migrate.invoke_detailed({}, timeout=120)
                 migrate.stop()

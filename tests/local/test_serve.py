@@ -222,6 +222,26 @@ def test_invoke_and_events_reach_the_running_functions(served: Served) -> None:
     assert "pushed rust-on-aws-server:local-1" in out.stderr
 
 
+def test_invoke_migrate_on_a_one_shot_stack_runs_the_first_migration(tmp_path: Path) -> None:
+    """Not the running stack: the stack of just what migrate needs (a fresh database, moto).
+    Its invocation is the first run: every migration of app/db/migrations applied, the runtime
+    role's secret written. (It raised KeyError 'migrate' before: the migration had no pool.)"""
+    dist = tmp_path / "dist"  # the same build, without the running stack's state file
+    dist.mkdir()
+    for entry in DIST.iterdir():
+        if entry.name not in {"local", "local-invoke"}:
+            (dist / entry.name).symlink_to(entry)
+    empty = tmp_path / "event.json"
+    empty.write_text("{}")
+    out = _cli("invoke", "migrate", str(empty), dist=dist)
+    assert out.returncode == 0, out.stderr[-3000:]
+    folders = sorted(p.name for p in (ROOT / "app" / "db" / "migrations").iterdir() if p.is_dir())
+    result = json.loads(out.stdout)
+    assert result["applied"] == [name.split("_", 1)[0].replace("-", "") for name in folders]
+    assert result["rotated"] is True
+    assert "init duration:" in out.stderr
+
+
 def test_ctrl_c_stops_everything(served: Served) -> None:
     """Last in the module: SIGINT, exit 0, no process below it, no port, no cluster."""
     served.children = _descendants(served.proc.pid)
