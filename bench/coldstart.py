@@ -53,10 +53,14 @@ EVENTS = {
     "timer": "scheduled.json",
 }
 _INIT = re.compile(r"^init duration: ([0-9.]+) ms \(cold start\)$", re.MULTILINE)
+_INVOKE = re.compile(r"^invoke duration: ([0-9.]+) ms$", re.MULTILINE)
 
 
-def one_cold_start(ctx: builds.Context, side: str, function: str, log: Path) -> float | None:
-    """``python -m local invoke`` on a one-shot stack of ``side``'s build: its init duration."""
+def one_cold_start(
+    ctx: builds.Context, side: str, function: str, log: Path
+) -> tuple[float | None, float | None]:
+    """``python -m local invoke`` on a one-shot stack of ``side``'s build: its init duration and
+    the first invocation's (secret read, TLS connection to PostgreSQL, the query)."""
     root = ctx.warm(side)
     app = ctx.base_repo / "app" if side == "base" else ctx.app
     name = EVENTS.get(function)
@@ -78,8 +82,8 @@ def one_cold_start(ctx: builds.Context, side: str, function: str, log: Path) -> 
     proc = subprocess.run(argv, cwd=ctx.repo, capture_output=True, text=True, check=False)
     with log.open("a") as out:
         out.write(f"$ {' '.join(argv)}\n{proc.stderr}\n")
-    match = _INIT.search(proc.stderr)
-    return float(match.group(1)) if match else None
+    init, invoke = _INIT.search(proc.stderr), _INVOKE.search(proc.stderr)
+    return (float(init.group(1)) if init else None, float(invoke.group(1)) if invoke else None)
 
 
 def paired(
@@ -93,13 +97,21 @@ def paired(
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     raw: dict[str, Any] = {fn: {side: [] for side in sides} for fn in ctx.lambdas}
+    first: dict[str, Any] = {fn: {side: [] for side in sides} for fn in ctx.lambdas}
     for i in range(rounds):
         for fn in ctx.lambdas:
             order = sides if (i + ctx.lambdas.index(fn)) % 2 == 0 else tuple(reversed(sides))
             for side in order:
-                raw[fn][side].append(one_cold_start(ctx, side, fn, log))
+                init, invoke = one_cold_start(ctx, side, fn, log)
+                raw[fn][side].append(init)
+                first[fn][side].append(invoke)
         say(f"  paired cold starts: round {i + 1}/{rounds} done (log {log})")
     medians: dict[str, float] = {}
+    for fn, by_side in first.items():
+        for side, values in by_side.items():
+            ok = [v for v in values if v is not None]
+            if ok:
+                medians[f"paired.{fn}.{side}_first_invoke_ms"] = statistics.median(ok)
     for fn, by_side in raw.items():
         for side, values in by_side.items():
             ok = [v for v in values if v is not None]
@@ -112,7 +124,7 @@ def paired(
             summary = ratio_summary([a for a, _ in pairs], [b for _, b in pairs])
             if summary:
                 medians[f"paired.{fn}.ratio"] = summary.median
-    return raw, medians
+    return {"init_ms": raw, "first_invoke_ms": first}, medians
 
 
 def run(
@@ -149,7 +161,7 @@ def run(
 
 
 def paired_table(doc: dict[str, Any]) -> list[Table]:
-    raw = doc.get("runs", {}).get("paired", {})
+    raw = doc.get("runs", {}).get("paired", {}).get("init_ms", {})
     medians = doc.get("medians", {})
     rows = []
     for fn in sorted(raw):
@@ -162,12 +174,23 @@ def paired_table(doc: dict[str, Any]) -> list[Table]:
                 table.ratio(medians.get(f"paired.{fn}.ratio")),
                 " / ".join(f"{v:.1f}" if v else "-" for v in sides.get("base", [])),
                 " / ".join(f"{v:.1f}" if v else "-" for v in sides.get("ours", [])),
+                _ms(medians.get(f"paired.{fn}.base_first_invoke_ms")),
+                _ms(medians.get(f"paired.{fn}.ours_first_invoke_ms")),
             )
         )
     return [
         Table(
             "Init duration under aws-lambda-rie, --base and this tree alternately (local invoke)",
-            ("function", "base median", "ours median", "ours / base", "base runs", "ours runs"),
+            (
+                "function",
+                "base median",
+                "ours median",
+                "ours / base",
+                "base runs",
+                "ours runs",
+                "first invoke base",
+                "ours",
+            ),
             tuple(rows),
         )
     ]

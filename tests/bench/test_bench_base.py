@@ -141,3 +141,34 @@ def test_init_duration_is_read_from_local_invokes_output() -> None:
     with contextlib.redirect_stderr(warm), contextlib.redirect_stdout(io.StringIO()):
         cli._print_invocation("timer", b"{}", error=False, cold=False, init=None, took="3", log="")
     assert coldstart._INIT.search(warm.getvalue()) is None
+
+
+def test_the_paired_table_shows_every_run_and_the_first_invocations() -> None:
+    doc = {
+        "runs": {
+            "paired": {
+                "init_ms": {"timer": {"base": [16.0, 18.0, None], "ours": [11.0, 12.0, 13.0]}},
+                "first_invoke_ms": {"timer": {"base": [40.0], "ours": [30.0]}},
+            }
+        },
+        "medians": {
+            "paired.timer.base_ms": 17.0,
+            "paired.timer.ours_ms": 12.0,
+            "paired.timer.ratio": 0.7,
+            "paired.timer.base_first_invoke_ms": 40.0,
+            "paired.timer.ours_first_invoke_ms": 30.0,
+        },
+    }
+    [tab] = coldstart.tables(doc)
+    assert tab.rows == (
+        (
+            "timer",
+            "17.0 ms",
+            "12.0 ms",
+            "0.70x",
+            "16.0 / 18.0 / -",
+            "11.0 / 12.0 / 13.0",
+            "40.0 ms",
+            "30.0 ms",
+        ),
+    )
