@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 # Libraries that came with Debian's libpq5 and that the lean libpq (app/Cargo.toml) leaves out:
-# GSSAPI/Kerberos, LDAP, SASL, GnuTLS and its crypto stack, p11-kit, IDN, the crypt library.
+# GSSAPI/Kerberos, LDAP, SASL, GnuTLS and its crypto stack, p11-kit, IDN, libffi: the 20
+# libraries beside libpq.so.5 in the previous zips but OpenSSL's two (prefixes of file names).
 FOREIGN = (
     "libgssapi",
     "libkrb5",
@@ -27,7 +28,6 @@ FOREIGN = (
     "libidn2",
     "libunistring",
     "libffi",
-    "libcrypt",
 )
 
 
