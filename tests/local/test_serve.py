@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,9 @@ class Served:
         assert match, banner
         self.token = match.group(1)
         self.children: set[int] = set()
+        self.output: list[str] = []
+        """What the stack prints after its banner, read all along: a pipe nobody reads fills up
+        (64 KiB) and blocks the stack on its next print, shutdown included."""
 
 
 def _cli(
@@ -150,6 +154,9 @@ def served() -> Iterator[Served]:
         proc.kill()
         pytest.fail(f"python -m local serve did not come up:\n{banner}", pytrace=False)
     s = Served(proc, ports, banner)
+    stdout = proc.stdout
+    drain = threading.Thread(target=lambda: s.output.extend(iter(stdout.readline, "")), daemon=True)
+    drain.start()
     try:
         yield s
     finally:
@@ -247,7 +254,13 @@ def test_ctrl_c_stops_everything(served: Served) -> None:
     served.children = _descendants(served.proc.pid)
     assert served.children, "the stack runs its processes below the serve process"
     served.proc.send_signal(signal.SIGINT)
-    assert served.proc.wait(timeout=90) == 0
+    try:
+        status = served.proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(
+            f"still running 90 s after SIGINT; it printed:\n{''.join(served.output)[-3000:]}"
+        )
+    assert status == 0, "".join(served.output)[-3000:]
     deadline = time.monotonic() + 15  # a PID namespace's processes are reaped asynchronously
     alive = sorted(served.children)
     while alive and time.monotonic() < deadline:
