@@ -34,7 +34,7 @@ from local.stack import (
     Ports,
     invoke_running,
     running,
-    sigterm_as_interrupt,
+    stop_signals_as_interrupt,
 )
 
 
@@ -96,7 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         postgres=args.postgres_port,
     )
     stack = LocalStack(dist=args.dist, app=args.app, ports=ports, ttl_seconds=args.ttl)
-    with sigterm_as_interrupt():
+    with stop_signals_as_interrupt():
         try:
             stack.start()
             print(stack.banner(), flush=True)

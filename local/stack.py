@@ -700,14 +700,18 @@ def invoke_running(
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM handled as Ctrl-C, so `kill` stops the stack as cleanly as Ctrl-C does."""
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM both raise KeyboardInterrupt, so Ctrl-C and `kill` stop the stack the
+    same clean way. SIGINT is installed explicitly: a process started in the background by a
+    non-interactive shell (`make local &`, a CI script) inherits SIGINT ignored, and Python then
+    leaves it ignored, so Ctrl-C or `kill -INT` would do nothing."""
 
     def handler(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, before in previous.items():
+            signal.signal(sig, before)

@@ -138,6 +138,9 @@ def served() -> Iterator[Served]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a non-interactive shell starts a background job (`make local &`, a CI script):
+        # SIGINT inherited ignored. Ctrl-C must stop the stack all the same.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
     )
     lines: list[str] = []
     deadline = time.monotonic() + 240
