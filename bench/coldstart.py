@@ -52,6 +52,8 @@ EVENTS = {
     "event": "push.json",
     "timer": "scheduled.json",
 }
+EMPTY_EVENT = "empty.json"
+"""The event of a function without sample events (migrate), written once per run."""
 _INIT = re.compile(r"^init duration: ([0-9.]+) ms \(cold start\)$", re.MULTILINE)
 _INVOKE = re.compile(r"^invoke duration: ([0-9.]+) ms$", re.MULTILINE)
 
@@ -64,9 +66,7 @@ def one_cold_start(
     root = ctx.warm(side)
     app = ctx.base_repo / "app" if side == "base" else ctx.app
     name = EVENTS.get(function)
-    event = ctx.repo / "app" / "events" / function / name if name else ctx.work / "empty.json"
-    if not name:
-        event.write_text("{}\n")
+    event = ctx.repo / "app" / "events" / function / name if name else ctx.work / EMPTY_EVENT
     argv = [
         str(ctx.python),
         "-m",
@@ -93,6 +93,7 @@ def paired(
     swaps every round), each on a fresh one-shot stack; ratios pair by pair."""
     for side in sides:
         builds.ensure_warm(ctx, builds.VARIANTS[side], say)
+    (ctx.work / EMPTY_EVENT).write_text("{}\n")
     log = ctx.logs / "coldstart-paired.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from build.errors import CargoError, CommandError, ConfigError
-from build.native import DEFAULT_OPENSSL, OPENSSL_MODES, openssl_link
-from build.policy import ArchPolicy, Policy
+from build.native import DEFAULT_OPENSSL, OpenSSLLink, check_openssl_mode, openssl_link
+from build.policy import ArchPolicy, Policy, host_arch
 from build.run import run, tail
 from declarations import (
     DeclarationError,
@@ -42,7 +42,6 @@ from declarations import (
 log = logging.getLogger(__name__)
 
 MODES = ("host", "zig", "docker")
-HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 DOCKERFILE = Path(__file__).resolve().parent / "Dockerfile.al2023"
 DOCKER_IMAGE = "rust-on-aws-build:al2023"
 
@@ -79,6 +78,8 @@ class CompilePlan:
     """Commands to run first (docker mode: build the image)."""
     binaries: tuple[str, ...] = ()
     """The binaries the invocation builds (the declared ones)."""
+    openssl: OpenSSLLink | None = None
+    """Where OpenSSL is linked from (host and zig modes; docker uses the container's)."""
 
 
 def discover(app_dir: Path, *, environ: Mapping[str, str] | None = None) -> Workspace:
@@ -155,10 +156,6 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-def host_arch() -> str:
-    return HOST_ARCH.get(os.uname().machine, os.uname().machine)
-
-
 def _cargo_args(
     arch: ArchPolicy, target: str, flags: list[str], binaries: tuple[str, ...]
 ) -> list[str]:
@@ -184,8 +181,7 @@ def plan_compile(
     """
     env = dict(os.environ if environ is None else environ)
     flags = remap_flags(env)
-    if openssl not in OPENSSL_MODES:
-        openssl_link(openssl, arch, env)  # the one error for an unknown value
+    check_openssl_mode(openssl)
     release = workspace.target_dir / arch.rust_target / "release"
     if mode == "host":
         if arch.name != host_arch():
@@ -193,19 +189,25 @@ def plan_compile(
                 f"--mode host builds for this machine's architecture ({host_arch()}), not "
                 f"{arch.name}; use --mode zig (cross-compiles with zig) for {arch.name}"
             )
-        env.update(openssl_link(openssl, arch, env).env())
+        link = openssl_link(openssl, arch, env)
+        env.update(link.env())
         argv = ["cargo", "build", *_cargo_args(arch, arch.rust_target, flags, workspace.declared)]
-        return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
+        return CompilePlan(
+            tuple(argv), env, workspace.root, release, binaries=workspace.declared, openssl=link
+        )
     if mode == "zig":
         # cargo-zigbuild reads the glibc version from the target's suffix; it finds zig through
         # `python -m ziglang` (the ziglang wheel) when no zig is on PATH, so the virtualenv's
         # bin directory goes first on PATH.
         venv_bin = str(Path(sys.executable).parent)
         env["PATH"] = os.pathsep.join([venv_bin, env.get("PATH", "")])
-        env.update(openssl_link(openssl, arch, env).env())
+        link = openssl_link(openssl, arch, env)
+        env.update(link.env())
         target = f"{arch.rust_target}.{policy.glibc_str}"
         argv = ["cargo", "zigbuild", *_cargo_args(arch, target, flags, workspace.declared)]
-        return CompilePlan(tuple(argv), env, workspace.root, release, binaries=workspace.declared)
+        return CompilePlan(
+            tuple(argv), env, workspace.root, release, binaries=workspace.declared, openssl=link
+        )
     if mode == "docker":
         return _plan_docker(workspace, arch, flags, env, openssl)
     raise ConfigError(f"--mode {mode!r} is unknown: use one of {', '.join(MODES)}")

@@ -17,7 +17,6 @@ not what was intended.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from typing import Any
 
 from build.errors import BundleError, ConfigError
 from build.manifest import dpkg_package
-from build.policy import ArchPolicy
+from build.policy import ArchPolicy, host_arch
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +66,15 @@ class OpenSSLLink:
         return (self.lib_dir / "libssl.a", self.lib_dir / "libcrypto.a")
 
 
+def check_openssl_mode(mode: str) -> None:
+    """ConfigError for a value of --openssl that is neither static nor shared."""
+    if mode not in OPENSSL_MODES:
+        raise ConfigError(
+            f"--openssl {mode!r} is unknown: use static (libssl.a and libcrypto.a linked into "
+            "each binary, the default) or shared (libssl.so.3 and libcrypto.so.3 bundled in lib/)"
+        )
+
+
 def openssl_link(
     mode: str, arch: ArchPolicy, environ: Mapping[str, str], *, root: Path = Path("/")
 ) -> OpenSSLLink:
@@ -75,11 +83,7 @@ def openssl_link(
     ``OPENSSL_LIB_DIR`` / ``OPENSSL_INCLUDE_DIR`` set by the caller win (an OpenSSL of one's own);
     otherwise Debian's multiarch folders of the target architecture.
     """
-    if mode not in OPENSSL_MODES:
-        raise ConfigError(
-            f"--openssl {mode!r} is unknown: use static (libssl.a and libcrypto.a linked into "
-            "each binary, the default) or shared (libssl.so.3 and libcrypto.so.3 bundled in lib/)"
-        )
+    check_openssl_mode(mode)
     lib_dir = Path(environ.get("OPENSSL_LIB_DIR") or root / "usr" / "lib" / arch.host_multiarch)
     include_dir = Path(environ.get("OPENSSL_INCLUDE_DIR") or root / "usr" / "include")
     link = OpenSSLLink(mode, lib_dir, include_dir)
@@ -87,9 +91,7 @@ def openssl_link(
         missing = [path for path in link.archives if not path.is_file()]
         if missing:
             package = (
-                "libssl-dev"
-                if arch.host_multiarch == _host_multiarch()
-                else f"libssl-dev:{_debian_arch(arch)}"
+                "libssl-dev" if arch.name == host_arch() else f"libssl-dev:{_debian_arch(arch)}"
             )
             raise ConfigError(
                 f"--openssl static links OpenSSL's {' and '.join(p.name for p in link.archives)} "
@@ -98,12 +100,6 @@ def openssl_link(
                 "holding both, or build with --openssl shared"
             )
     return link
-
-
-def _host_multiarch() -> str:
-    return {"x86_64": "x86_64-linux-gnu", "aarch64": "aarch64-linux-gnu"}.get(
-        os.uname().machine, os.uname().machine
-    )
 
 
 def _debian_arch(arch: ArchPolicy) -> str:
@@ -164,19 +160,15 @@ def linked_into(binary: Path, libraries: tuple[StaticLibrary, ...]) -> list[dict
     data = binary.read_bytes()
     entries = []
     for lib in libraries:
-        if lib.name == "openssl":
-            if not any(marker in data for marker in _OPENSSL_MARKERS):
-                log.info("static: %s has no OpenSSL provider: OpenSSL not linked in", binary)
-                continue
-            entries.append({**lib.to_json(), "version": _openssl_version(data, lib.version)})
-        elif lib.name == "libpq":
-            if not all(marker in data for marker in _LIBPQ_MARKERS):
-                log.info("static: %s has no libpq connection options: libpq not linked in", binary)
-                continue
-            entries.append(lib.to_json())
-        else:
+        markers, needed = (
+            (_OPENSSL_MARKERS, any) if lib.name == "openssl" else (_LIBPQ_MARKERS, all)
+        )
+        if not needed(marker in data for marker in markers):
+            log.info("static: %s does not link %s", binary, lib.name)
             continue
-        log.info("static: %s links %s %s", binary, lib.name, entries[-1]["version"])
+        version = _openssl_version(data, lib.version) if lib.name == "openssl" else lib.version
+        entries.append({**lib.to_json(), "version": version})
+        log.info("static: %s links %s %s", binary, lib.name, version)
     return entries
 
 

@@ -185,12 +185,7 @@ def build_all(options: Options, progress: Progress) -> tuple[dict[str, Any], lis
     with stage(progress, "cargo metadata"):
         workspace = cargo.discover(options.app)
     plan = cargo.plan_compile(workspace, policy, arch, options.mode, openssl=options.openssl)
-    openssl = (
-        native.openssl_link(options.openssl, arch, plan.env)
-        if options.mode in ("host", "zig")
-        else None
-    )
-    linked = native.candidates(workspace.root, openssl)
+    linked = native.candidates(workspace.root, plan.openssl)
     for fn in workspace.functions.values():
         if fn.architecture is not None and fn.architecture != arch.name:
             raise ConfigError(

@@ -9,6 +9,7 @@ libraries the runtime image provides by SONAME, the loader per architecture and 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,15 @@ def parse_version(text: str) -> Version:
 def format_version(version: Version) -> str:
     """``(2, 34)`` -> ``"2.34"``."""
     return ".".join(str(part) for part in version)
+
+
+HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+"""`uname -m` -> the architecture name the policies use."""
+
+
+def host_arch() -> str:
+    """This machine's architecture, named as the policies name it (x86_64, arm64)."""
+    return HOST_ARCH.get(os.uname().machine, os.uname().machine)
 
 
 @dataclass(frozen=True)

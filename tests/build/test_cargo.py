@@ -112,6 +112,7 @@ def test_zig_plan_targets_the_runtime_glibc(workspace, tmp_path: Path):
     plan = plan_compile(workspace, AL2023, AL2023.arch("arm64"), "zig", environ=env)
     assert plan.env["OPENSSL_LIB_DIR"] == str(tmp_path)
     assert plan.env["OPENSSL_STATIC"] == "1"
+    assert plan.openssl is not None and plan.openssl.lib_dir == tmp_path
     assert plan.argv[:2] == ("cargo", "zigbuild")
     assert "aarch64-unknown-linux-gnu.2.34" in plan.argv
     assert plan.env["PATH"].endswith(":/x")  # the virtualenv (ziglang) first
@@ -135,6 +136,7 @@ def test_docker_passes_the_openssl_choice_into_the_container(workspace):
     for choice, value in (("static", "1"), ("shared", "0")):
         plan = plan_compile(workspace, AL2023, X86, "docker", environ={}, openssl=choice)
         assert f"OPENSSL_STATIC={value}" in plan.argv
+        assert plan.openssl is None  # the container's OpenSSL, nothing to record from here
 
 
 def test_docker_without_an_engine(workspace):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +12,7 @@ from declarations import FunctionDeclaration, Trigger
 from local.sandbox import SandboxError, http, request
 from local.services import Wiring, function_environment
 from local.stack import invoke_running
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.local.cli import local_cli
 
 
 @pytest.mark.parametrize(
@@ -63,20 +59,9 @@ def test_a_database_function_without_a_database_is_refused() -> None:
         function_environment(load_policy("provided.al2023"), "handler", declaration, Wiring())
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "local", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("ttl", ["-1", "3601"])
 def test_serve_refuses_a_ttl_api_gateway_refuses(ttl: str) -> None:
-    out = _cli("serve", "--ttl", ttl)
+    out = local_cli("serve", "--ttl", ttl)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         f"local: --ttl must be 0 to 3600 seconds as API Gateway allows, got {ttl}"
@@ -84,7 +69,7 @@ def test_serve_refuses_a_ttl_api_gateway_refuses(ttl: str) -> None:
 
 
 def test_a_schedule_event_for_a_function_without_a_schedule_is_refused() -> None:
-    out = _cli("event", "schedule", "--function", "handler")
+    out = local_cli("event", "schedule", "--function", "handler")
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "local: handler is not a schedule function; schedule functions: timer"

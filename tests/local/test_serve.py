@@ -21,9 +21,8 @@ import pytest
 
 from components.routes import load_routes
 from local.sandbox import free_port, request, rie_path
+from tests.local.cli import DIST, ROOT, local_cli
 
-ROOT = Path(__file__).resolve().parents[2]
-DIST = Path(os.environ.get("RUNTIME_DIST", ROOT / "dist"))
 PG_PORT = 55449
 """The stack's own PostgreSQL in this test (not the test cluster's 55432)."""
 
@@ -97,20 +96,6 @@ class Served:
         self.output: list[str] = []
         """What the stack prints after its banner, read all along: a pipe nobody reads fills up
         (64 KiB) and blocks the stack on its next print, shutdown included."""
-
-
-def _cli(
-    *args: str, timeout: float = 180, dist: Path = DIST, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "local", "--dist", str(dist), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -216,18 +201,22 @@ def test_the_server_answers(served: Served) -> None:
 
 
 def test_invoke_and_events_reach_the_running_functions(served: Served) -> None:
-    out = _cli("invoke", "authorizer", str(ROOT / "app" / "events" / "authorizer" / "unknown.json"))
+    out = local_cli(
+        "invoke", "authorizer", str(ROOT / "app" / "events" / "authorizer" / "unknown.json")
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     assert "invoke duration:" in out.stderr
     assert "decision allow=false" in out.stderr  # the function's own log line, tailed
-    out = _cli("invoke", "handler", str(ROOT / "app" / "events" / "handler" / "wrong-shape.json"))
+    out = local_cli(
+        "invoke", "handler", str(ROOT / "app" / "events" / "handler" / "wrong-shape.json")
+    )
     assert out.returncode == 1, out.stderr  # a function error
     assert json.loads(out.stdout)["errorType"]
-    out = _cli("event", "schedule")
+    out = local_cli("event", "schedule")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)  # the timer's counts
-    out = _cli("event", "ecr-push", "--tag", "local-1")
+    out = local_cli("event", "ecr-push", "--tag", "local-1")
     assert out.returncode == 0, out.stderr
     assert "pushed rust-on-aws-server:local-1" in out.stderr
 
@@ -243,7 +232,7 @@ def test_invoke_migrate_on_a_one_shot_stack_runs_the_first_migration(tmp_path: P
             (dist / entry.name).symlink_to(entry)
     empty = tmp_path / "event.json"
     empty.write_text("{}")
-    out = _cli("invoke", "migrate", str(empty), dist=dist)
+    out = local_cli("invoke", "migrate", str(empty), dist=dist)
     assert out.returncode == 0, out.stderr[-3000:]
     folders = sorted(p.name for p in (ROOT / "app" / "db" / "migrations").iterdir() if p.is_dir())
     result = json.loads(out.stdout)
@@ -286,7 +275,9 @@ def test_a_busy_port_is_one_line_naming_it() -> None:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        out = _cli("serve", "--api-port", str(port), "--postgres-port", str(PG_PORT), timeout=60)
+        out = local_cli(
+            "serve", "--api-port", str(port), "--postgres-port", str(PG_PORT), timeout=60
+        )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         f"local: port {port} on 127.0.0.1 (api) is in use, by another `make local`? stop it, "
@@ -295,7 +286,7 @@ def test_a_busy_port_is_one_line_naming_it() -> None:
 
 
 def test_a_missing_build_is_one_line_naming_make_build(tmp_path: Path) -> None:
-    out = _cli("serve", dist=tmp_path, timeout=60)
+    out = local_cli("serve", dist=tmp_path, timeout=60)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"local: {tmp_path}/manifest.json is missing")
@@ -305,12 +296,12 @@ def test_a_missing_build_is_one_line_naming_make_build(tmp_path: Path) -> None:
 def test_a_bad_event_file_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "event.json"
     bad.write_text("{not json")
-    out = _cli("invoke", "handler", str(bad), timeout=60)
+    out = local_cli("invoke", "handler", str(bad), timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith(f"local: event file {bad} is not JSON")
     good = tmp_path / "good.json"
     good.write_text("{}")
-    out = _cli("invoke", "nosuch", str(good), timeout=60)
+    out = local_cli("invoke", "nosuch", str(good), timeout=60)
     assert out.returncode == 2
     assert "no declared function 'nosuch'" in out.stderr
 
@@ -323,7 +314,7 @@ def test_a_missing_tool_is_one_line_naming_the_package(tmp_path: Path) -> None:
         "AWS_LAMBDA_RIE": str(rie_path()),
         "HOME": str(Path.home()),
     }
-    out = _cli("serve", "--postgres-port", str(PG_PORT), env=env, timeout=60)
+    out = local_cli("serve", "--postgres-port", str(PG_PORT), env=env, timeout=60)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines() == [
         "local: psql not found on PATH: install postgresql-client "
